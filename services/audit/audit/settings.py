@@ -1,0 +1,5 @@
+from shared.settings import ServiceSettings
+
+
+class AuditSettings(ServiceSettings):
+    service_name: str = "audit"

@@ -1,0 +1,5 @@
+from shared.settings import ServiceSettings
+
+
+class EntitlementsSettings(ServiceSettings):
+    service_name: str = "entitlements"

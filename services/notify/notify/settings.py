@@ -1,0 +1,5 @@
+from shared.settings import ServiceSettings
+
+
+class NotifySettings(ServiceSettings):
+    service_name: str = "notify"

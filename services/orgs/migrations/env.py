@@ -1,0 +1,5 @@
+from orgs.db import metadata
+from orgs.settings import OrgsSettings
+from shared.migrations import run_migrations
+
+run_migrations(metadata, OrgsSettings())

@@ -1,0 +1,5 @@
+from transfers.db import metadata
+from transfers.settings import TransfersSettings
+from shared.migrations import run_migrations
+
+run_migrations(metadata, TransfersSettings())

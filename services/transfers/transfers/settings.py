@@ -1,0 +1,5 @@
+from shared.settings import ServiceSettings
+
+
+class TransfersSettings(ServiceSettings):
+    service_name: str = "transfers"

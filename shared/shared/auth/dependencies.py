@@ -1,0 +1,37 @@
+"""FastAPI dependencies: the verified caller (org, tier, role) and permission checks."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from shared.auth.permissions import Action, is_allowed
+from shared.auth.tokens import Caller, InvalidToken, JwksVerifier
+from shared.problems import Problem
+
+
+async def current_caller(request: Request) -> Caller:
+    verifier: JwksVerifier = request.app.state.token_verifier
+    authorization = request.headers.get("authorization", "")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Problem(401, "Sign in first: send 'Authorization: Bearer <access token>'.",
+                      headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return await verifier.verify(token)
+    except InvalidToken as error:
+        raise Problem(401, f"The access token is not valid ({error}). Sign in again.",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from error
+
+
+CurrentCaller = Annotated[Caller, Depends(current_caller)]
+
+
+def require(action: Action):
+    """A dependency that lets the route run only for roles the permission table allows."""
+
+    async def check(caller: CurrentCaller) -> Caller:
+        if not is_allowed(caller.tier, caller.role, action):
+            raise Problem(403, f"Your role ({caller.role.value}) may not do this ({action.value}).")
+        return caller
+
+    return Depends(check)

@@ -1,0 +1,93 @@
+"""The one permission table: which role of which tier may do what. Documented in the README.
+
+Product documents: Admin has full access; Project Manager creates projects and transfers with
+limited management rights and full audit visibility; Technician and Support view license details
+with limited rights on projects and licenses; Auditor views projects, licenses, users and audit
+logs; Viewer views projects, licenses and transactions. End customers have Admin and Viewer.
+"""
+
+from enum import StrEnum
+
+
+class Tier(StrEnum):
+    VENDOR = "vendor"
+    DISTRIBUTOR = "distributor"
+    INTEGRATOR = "integrator"
+    CUSTOMER = "customer"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    PROJECT_MANAGER = "project_manager"
+    TECHNICIAN = "technician"
+    SUPPORT = "support"
+    AUDITOR = "auditor"
+    VIEWER = "viewer"
+
+
+ROLES_BY_TIER: dict[Tier, frozenset[Role]] = {
+    Tier.VENDOR: frozenset(Role),
+    Tier.DISTRIBUTOR: frozenset(Role),
+    Tier.INTEGRATOR: frozenset(Role),
+    Tier.CUSTOMER: frozenset({Role.ADMIN, Role.VIEWER}),
+}
+
+
+class Action(StrEnum):
+    VIEW_DASHBOARD = "dashboard:view"
+    VIEW_LICENSES = "licenses:view"
+    MANAGE_PRODUCTS = "products:manage"
+    ISSUE_ENTITLEMENTS = "entitlements:issue"
+    TRANSFER_LICENSES = "licenses:transfer"
+    ACTIVATE_LICENSES = "licenses:activate"
+    VIEW_ACTIVATIONS = "activations:view"
+    EXPORT_ACTIVATIONS = "activations:export"
+    VIEW_TRANSACTIONS = "transactions:view"
+    EXPORT_TRANSACTIONS = "transactions:export"
+    VIEW_AUDIT = "audit:view"
+    EXPORT_AUDIT = "audit:export"
+    VIEW_PARTNERS = "partners:view"
+    MANAGE_PARTNERS = "partners:manage"
+    CREATE_DISTRIBUTORS = "distributors:create"
+    VIEW_MEMBERS = "members:view"
+    MANAGE_MEMBERS = "members:manage"
+
+
+_EVERY_ROLE = frozenset(Role)
+_VIEW_LICENSES = _EVERY_ROLE
+_AUDIT_READERS = frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR})
+
+# (action) -> roles allowed, and the tiers where the action exists at all.
+PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
+    Action.VIEW_DASHBOARD: (frozenset(Tier), _EVERY_ROLE),
+    Action.VIEW_LICENSES: (frozenset(Tier), _VIEW_LICENSES),
+    Action.MANAGE_PRODUCTS: (frozenset({Tier.VENDOR}), frozenset({Role.ADMIN})),
+    Action.ISSUE_ENTITLEMENTS: (frozenset({Tier.VENDOR}), frozenset({Role.ADMIN})),
+    Action.TRANSFER_LICENSES: (
+        frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR}),
+        frozenset({Role.ADMIN, Role.PROJECT_MANAGER}),
+    ),
+    Action.ACTIVATE_LICENSES: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_ACTIVATIONS: (frozenset({Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.EXPORT_ACTIVATIONS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_TRANSACTIONS: (
+        frozenset(Tier),
+        frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR, Role.VIEWER, Role.TECHNICIAN, Role.SUPPORT}),
+    ),
+    Action.EXPORT_TRANSACTIONS: (frozenset(Tier), frozenset({Role.ADMIN})),
+    Action.VIEW_AUDIT: (frozenset(Tier), _AUDIT_READERS),
+    Action.EXPORT_AUDIT: (frozenset(Tier), frozenset({Role.ADMIN})),
+    Action.VIEW_PARTNERS: (frozenset({Tier.VENDOR, Tier.DISTRIBUTOR, Tier.INTEGRATOR}), _EVERY_ROLE),
+    Action.MANAGE_PARTNERS: (
+        frozenset({Tier.VENDOR, Tier.DISTRIBUTOR, Tier.INTEGRATOR}),
+        frozenset({Role.ADMIN, Role.PROJECT_MANAGER}),
+    ),
+    Action.CREATE_DISTRIBUTORS: (frozenset({Tier.VENDOR}), frozenset({Role.ADMIN})),
+    Action.VIEW_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR})),
+    Action.MANAGE_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN})),
+}
+
+
+def is_allowed(tier: Tier, role: Role, action: Action) -> bool:
+    tiers, roles = PERMISSIONS[action]
+    return tier in tiers and role in roles and role in ROLES_BY_TIER[tier]

@@ -1,0 +1,190 @@
+"""The idempotent inbox consumer.
+
+A message is handled in a database transaction that also records its event id in the inbox;
+it is acknowledged only after that commit. A redelivered event finds its id there and changes
+nothing. Messages are handled in batches (one commit for many) and, when a batch fails, one by
+one, so a failing message is retried alone: after the queue's delivery limit it is dead-lettered.
+A message that is not a valid envelope is dead-lettered at once. The consumer never stops for one.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+import aio_pika
+import sqlalchemy as sa
+import structlog
+from aio_pika.abc import AbstractIncomingMessage
+from opentelemetry.trace import SpanKind
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from shared import context
+from shared.bus.connection import connect
+from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
+from shared.db import UnitOfWork
+from shared.events.envelope import Envelope
+from shared.logging import get_logger
+from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DEPTH
+from shared.tracing import extract_trace_context, tracer
+
+log = get_logger(__name__)
+
+EventHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
+
+_RECORD_IN_INBOX = sa.text(
+    "INSERT INTO inbox (consumer, event_id) SELECT :consumer, unnest(:event_ids)"
+    " ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(sa.bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))))
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        session_factory: async_sessionmaker[AsyncSession],
+        handlers: Mapping[str, EventHandler],
+        amqp_url: str,
+        exchange_name: str,
+        delivery_limit: int,
+        prefetch: int = 256,
+        batch_size: int = 128,
+    ):
+        """`handlers` maps routing-key patterns (AMQP topic syntax) to the handler of those events."""
+        self.service = service
+        self.queue = CONSUMERS[service]
+        self._session_factory = session_factory
+        self._handlers = handlers
+        self._amqp_url = amqp_url
+        self._exchange_name = exchange_name
+        self._delivery_limit = delivery_limit
+        self._prefetch = prefetch
+        self._batch_size = batch_size
+        self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+
+    async def run(self) -> None:
+        connection = await connect(self._amqp_url, f"{self.service}-consumer")
+        try:
+            channel = await connection.channel()
+            await channel.set_qos(prefetch_count=self._prefetch)
+            await declare_topology(channel, self._exchange_name, self._delivery_limit)
+            queue = await channel.get_queue(self.queue.name)
+            await queue.consume(self._received.put)
+            async with asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._report_depths(channel))
+                while True:
+                    await self.handle_batch(await self._next_batch())
+        finally:
+            await connection.close()
+
+    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+        batch = [await self._received.get()]
+        while len(batch) < self._batch_size and not self._received.empty():
+            batch.append(self._received.get_nowait())
+        return batch
+
+    async def handle_batch(self, messages: list[AbstractIncomingMessage]) -> None:
+        parsed: list[tuple[AbstractIncomingMessage, Envelope]] = []
+        for message in messages:
+            envelope = self._parse(message)
+            if envelope is None:
+                await _settle(message.reject(requeue=False))
+                EVENTS_CONSUMED.labels(self.service, "dead-lettered").inc()
+            else:
+                parsed.append((message, envelope))
+        if not parsed:
+            return
+        try:
+            await self._handle_in_one_transaction(parsed)
+        except Exception as error:
+            log.warning("batch failed, handling its events one by one", error=repr(error), size=len(parsed))
+            for one in parsed:
+                await self._handle_alone(one)
+            return
+        for message, _ in parsed:
+            await _settle(message.ack())
+        EVENTS_CONSUMED.labels(self.service, "handled").inc(len(parsed))
+
+    async def _handle_alone(self, item: tuple[AbstractIncomingMessage, Envelope]) -> None:
+        message, envelope = item
+        try:
+            await self._handle_in_one_transaction([item])
+        except Exception:
+            log.exception("event handler failed; the broker will redeliver it", event_id=str(envelope.event_id),
+                          event_type=envelope.type, delivery_count=message.headers.get("x-delivery-count", 0))
+            # Requeued: the quorum queue counts deliveries and dead-letters it past the limit.
+            await _settle(message.nack(requeue=True))
+            EVENTS_CONSUMED.labels(self.service, "failed").inc()
+            return
+        await _settle(message.ack())
+        EVENTS_CONSUMED.labels(self.service, "handled").inc()
+
+    async def _handle_in_one_transaction(self, items: list[tuple[AbstractIncomingMessage, Envelope]]) -> None:
+        async with UnitOfWork(self._session_factory, producer=self.service) as uow:
+            event_ids = list({envelope.event_id for _, envelope in items})
+            new_ids = set(
+                (await uow.session.execute(_RECORD_IN_INBOX, {"consumer": self.service, "event_ids": event_ids}))
+                .scalars()
+                .all()
+            )
+            for _, envelope in items:
+                if envelope.event_id not in new_ids:
+                    continue  # already handled (a redelivery), or a duplicate within this batch
+                new_ids.discard(envelope.event_id)
+                await self._dispatch(uow, envelope)
+            await uow.commit()
+
+    async def _dispatch(self, uow: UnitOfWork, envelope: Envelope) -> None:
+        CONSUMER_LAG.labels(self.service).observe((datetime.now(UTC) - envelope.occurred_at).total_seconds())
+        handlers = [h for pattern, h in self._handlers.items() if routing_key_matches(pattern, envelope.type)]
+        if not handlers:
+            return
+        actor_token = context.actor.set(context.Actor(envelope.actor_org_id, envelope.actor_user_id))
+        correlation_token = context.correlation_id.set(envelope.correlation_id or str(envelope.event_id))
+        try:
+            with (
+                structlog.contextvars.bound_contextvars(
+                    event_id=str(envelope.event_id), event_type=envelope.type, correlation_id=envelope.correlation_id
+                ),
+                tracer().start_as_current_span(
+                    f"{envelope.type} process",
+                    context=extract_trace_context(envelope.trace_context),
+                    kind=SpanKind.CONSUMER,
+                ),
+            ):
+                for handler in handlers:
+                    await handler(uow, envelope)
+        finally:
+            context.actor.reset(actor_token)
+            context.correlation_id.reset(correlation_token)
+
+    def _parse(self, message: AbstractIncomingMessage) -> Envelope | None:
+        try:
+            return Envelope.model_validate_json(message.body)
+        except ValidationError as error:
+            log.error(
+                "unreadable message sent to the dead-letter queue",
+                message_id=message.message_id,
+                routing_key=message.routing_key,
+                error=str(error).splitlines()[0],
+            )
+            return None
+
+    async def _report_depths(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                for name, gauge in ((self.queue.name, QUEUE_DEPTH), (self.queue.dead_letter_name, DEAD_LETTERS)):
+                    declared = await channel.declare_queue(name, passive=True)
+                    gauge.labels(self.service, name).set(declared.declaration_result.message_count or 0)
+            await asyncio.sleep(5.0)
+
+
+async def _settle(outcome: Awaitable[None]) -> None:
+    """Ack/nack on a channel that died is harmless: the broker redelivers and the inbox dedups."""
+    try:
+        await outcome
+    except Exception as error:
+        log.info("could not settle a message on a closed channel; it will be redelivered", error=repr(error))

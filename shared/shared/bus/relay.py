@@ -1,0 +1,149 @@
+"""The outbox relay: publishes committed outbox rows with publisher confirms, then marks them sent.
+
+Safe with several replicas: rows are claimed with FOR UPDATE SKIP LOCKED, so two relays never
+publish the same row at once. A crash between publish and mark republishes (at least once);
+consumers' inboxes make that harmless. A returned (unroutable) or nacked message stays unsent.
+"""
+
+import asyncio
+import contextlib
+
+import aio_pika
+import asyncpg
+import sqlalchemy as sa
+from opentelemetry.trace import SpanKind
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from shared.bus.connection import connect
+from shared.bus.topology import declare_topology
+from shared.db import OUTBOX_CHANNEL
+from shared.logging import get_logger
+from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from shared.tracing import extract_trace_context, tracer
+
+log = get_logger(__name__)
+
+_CLAIM = sa.text(
+    "SELECT id, event_id, routing_key, body::text AS body, body->'trace_context' ->> 'traceparent' AS traceparent"
+    " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
+)
+_MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+_BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+_PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        service: str,
+        engine: AsyncEngine,
+        amqp_url: str,
+        exchange_name: str,
+        delivery_limit: int,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+    ):
+        self.service = service
+        self._engine = engine
+        self._amqp_url = amqp_url
+        self._exchange_name = exchange_name
+        self._delivery_limit = delivery_limit
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._wakeup = asyncio.Event()
+        self._exchange: aio_pika.abc.AbstractExchange | None = None
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+
+    async def run(self) -> None:
+        """Publish until cancelled; broker and database outages are waited out, never fatal."""
+        self._connection = await connect(self._amqp_url, f"{self.service}-relay")
+        try:
+            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
+            self._exchange = await declare_topology(channel, self._exchange_name, self._delivery_limit)
+            async with self._listening(), asyncio.TaskGroup() as tasks:
+                tasks.create_task(self._report_backlog())
+                await self._publish_forever()
+        finally:
+            await self._connection.close()
+
+    async def _publish_forever(self) -> None:
+        failures = 0
+        while True:
+            try:
+                published = await self.publish_batch()
+                failures = 0
+            except Exception as error:  # database or broker down: back off and try again
+                failures += 1
+                log.warning("outbox relay batch failed", error=repr(error), attempt=failures)
+                await asyncio.sleep(min(0.1 * 2**failures, 5.0))
+                continue
+            if published < self._batch_size:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
+                self._wakeup.clear()
+
+    async def publish_batch(self) -> int:
+        """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
+        assert self._exchange is not None
+        async with self._engine.begin() as conn:
+            rows = (await conn.execute(_CLAIM, {"limit": self._batch_size})).all()
+            if not rows:
+                return 0
+            outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+            confirmed = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
+            if confirmed:
+                await conn.execute(_MARK, {"ids": confirmed})
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(confirmed))
+        failed = len(rows) - len(confirmed)
+        if failed:
+            first_error = next(o for o in outcomes if o is not None)
+            raise RuntimeError(f"{failed} of {len(rows)} events not confirmed by the broker: {first_error!r}")
+        return len(confirmed)
+
+    async def _publish(self, row) -> None:
+        headers = {"traceparent": row.traceparent} if row.traceparent else {}
+        with tracer().start_as_current_span(
+            f"{row.routing_key} publish", context=extract_trace_context(headers), kind=SpanKind.PRODUCER
+        ):
+            await self._exchange.publish(
+                aio_pika.Message(
+                    row.body.encode(),
+                    message_id=str(row.event_id),
+                    content_type="application/json",
+                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                    headers=headers,
+                ),
+                routing_key=row.routing_key,
+                mandatory=True,
+                timeout=10,
+            )
+
+    @contextlib.asynccontextmanager
+    async def _listening(self):
+        """LISTEN for commits that wrote outbox rows, so events go out at once rather than at the next poll."""
+        dsn = self._engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        listener = None
+        try:
+            listener = await asyncpg.connect(dsn)
+            await listener.add_listener(OUTBOX_CHANNEL, lambda *_: self._wakeup.set())
+        except (OSError, asyncpg.PostgresError) as error:
+            log.warning("outbox relay cannot LISTEN, polling only", error=repr(error))
+        try:
+            yield
+        finally:
+            if listener is not None:
+                with contextlib.suppress(Exception):
+                    await listener.close(timeout=2)
+
+    async def _report_backlog(self) -> None:
+        ticks = 0
+        while True:
+            with contextlib.suppress(Exception):
+                async with self._engine.begin() as conn:
+                    OUTBOX_BACKLOG.labels(self.service).set((await conn.execute(_BACKLOG)).scalar_one())
+                    if ticks % 600 == 0:
+                        await conn.execute(_PURGE)
+            ticks += 1
+            await asyncio.sleep(1.0)
+

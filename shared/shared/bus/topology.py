@@ -1,0 +1,80 @@
+"""The broker topology, declared whole and idempotently by every service at start.
+
+One durable topic exchange for events; per consumer service one durable quorum queue with a
+bounded delivery count and a dead-letter queue. Declaring every queue everywhere means an
+event is never unroutable because its consumers have not started yet.
+"""
+
+from dataclasses import dataclass
+
+import aio_pika
+from aio_pika.abc import AbstractChannel, AbstractExchange
+
+DEAD_LETTER_EXCHANGE = "licensing.dead-letter"
+
+
+@dataclass(frozen=True)
+class ConsumerQueue:
+    service: str
+    bindings: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return f"{self.service}.events"
+
+    @property
+    def dead_letter_name(self) -> str:
+        return f"{self.name}.dead-letter"
+
+
+# Who listens to what: the routing keys are `<producer>.<aggregate>.<past-tense verb>`.
+CONSUMERS: dict[str, ConsumerQueue] = {
+    q.service: q
+    for q in (
+        ConsumerQueue("audit", ("#",)),
+        ConsumerQueue("notify", ("#",)),
+        ConsumerQueue("identity", ("orgs.#",)),
+        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#")),
+        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
+    )
+}
+
+
+async def declare_topology(channel: AbstractChannel, exchange_name: str, delivery_limit: int) -> AbstractExchange:
+    exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
+    dead_letters = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
+    for consumer in CONSUMERS.values():
+        dead_letter_queue = await channel.declare_queue(
+            consumer.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
+        )
+        await dead_letter_queue.bind(dead_letters, routing_key=consumer.name)
+        queue = await channel.declare_queue(
+            consumer.name,
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                # RabbitMQ 3.10 quorum queues have no default limit: a poison message would loop forever.
+                "x-delivery-limit": delivery_limit,
+                "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
+                "x-dead-letter-routing-key": consumer.name,
+            },
+        )
+        for binding in consumer.bindings:
+            await queue.bind(exchange, routing_key=binding)
+    return exchange
+
+
+def routing_key_matches(pattern: str, routing_key: str) -> bool:
+    """AMQP topic matching: `*` is one word, `#` is zero or more words."""
+    return _match(pattern.split("."), routing_key.split("."))
+
+
+def _match(pattern: list[str], words: list[str]) -> bool:
+    if not pattern:
+        return not words
+    head, rest = pattern[0], pattern[1:]
+    if head == "#":
+        return any(_match(rest, words[i:]) for i in range(len(words) + 1))
+    if not words:
+        return False
+    return (head == "*" or head == words[0]) and _match(rest, words[1:])

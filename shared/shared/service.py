@@ -1,0 +1,108 @@
+"""Builds a service's FastAPI app: logging, tracing, errors, health, metrics, and the background
+workers (outbox relay, event consumer) that live as long as the app."""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+
+from fastapi import APIRouter, FastAPI
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from shared.auth.tokens import JwksVerifier
+from shared.bus.consumer import EventConsumer, EventHandler
+from shared.bus.relay import OutboxRelay
+from shared.db import create_engine
+from shared.health import health_router
+from shared.logging import configure_logging, get_logger
+from shared.middleware import RequestContextMiddleware
+from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing, instrument_app
+
+log = get_logger(__name__)
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    routers: Sequence[APIRouter] = (),
+    event_handlers: Mapping[str, EventHandler] | None = None,
+    on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otlp_endpoint)
+    engine = create_engine(settings.resolved_database_url(), settings.db_pool_size)
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if on_startup is not None:
+            await on_startup(app)
+        workers = [_keep_running("outbox relay", _relay(settings, engine).run)]
+        if event_handlers is not None:
+            workers.append(_keep_running("event consumer", _consumer(settings, session_factory, event_handlers).run))
+        tasks = [asyncio.create_task(w) for w in workers]
+        log.info("service started", service=settings.service_name)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await engine.dispose()
+
+    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory
+    app.state.token_verifier = JwksVerifier(
+        f"{settings.identity_url.rstrip('/')}/.well-known/jwks.json",
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )
+    install_problem_handlers(app)
+    app.include_router(health_router(engine, settings.amqp_url))
+    for router in routers:
+        app.include_router(router)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    instrument_app(app, engine)
+    return app
+
+
+def _relay(settings: ServiceSettings, engine) -> OutboxRelay:
+    return OutboxRelay(
+        service=settings.service_name,
+        engine=engine,
+        amqp_url=settings.amqp_url,
+        exchange_name=settings.events_exchange,
+        delivery_limit=settings.delivery_limit,
+        batch_size=settings.outbox_batch_size,
+        poll_interval=settings.outbox_poll_interval,
+    )
+
+
+def _consumer(settings: ServiceSettings, session_factory, handlers: Mapping[str, EventHandler]) -> EventConsumer:
+    return EventConsumer(
+        service=settings.service_name,
+        session_factory=session_factory,
+        handlers=handlers,
+        amqp_url=settings.amqp_url,
+        exchange_name=settings.events_exchange,
+        delivery_limit=settings.delivery_limit,
+        prefetch=settings.consumer_prefetch,
+        batch_size=settings.consumer_batch_size,
+    )
+
+
+async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
+    """A background worker that fails is logged and started again, never silently gone."""
+    attempt = 0
+    while True:
+        try:
+            await run()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as error:  # TaskGroup wraps failures in ExceptionGroup
+            attempt += 1
+            log.error(f"{name} stopped, restarting", error=repr(error), attempt=attempt)
+            await asyncio.sleep(min(0.5 * attempt, 5.0))

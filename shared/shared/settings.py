@@ -1,0 +1,46 @@
+"""Settings every service reads from the environment (documented in the README)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Base settings; each service subclasses it and sets its own `service_name` default.
+
+    Variables are read without a prefix (DATABASE_URL, AMQP_URL, ...) so one environment
+    can configure the whole system; `<SERVICE>_DATABASE_URL` wins for one service.
+    """
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    service_name: str = "service"
+    environment: str = Field(default="development", alias="LICENSING_ENV")
+
+    # PostgreSQL: the server; each service uses its own database on it.
+    postgres_dsn: str = Field(default="postgresql+asyncpg://postgres@127.0.0.1:5432", alias="POSTGRES_DSN")
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
+    events_exchange: str = "licensing.events"
+    consumer_prefetch: int = 256
+    consumer_batch_size: int = 128
+    delivery_limit: int = 5
+
+    outbox_batch_size: int = 500
+    outbox_poll_interval: float = 0.5
+
+    identity_url: str = Field(default="http://127.0.0.1:8004", alias="IDENTITY_URL")
+    jwt_audience: str = Field(default="licensing", alias="JWT_AUDIENCE")
+    jwt_issuer: str = Field(default="licensing-identity", alias="JWT_ISSUER")
+
+    otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    def database_name(self) -> str:
+        return f"licensing_{self.service_name}"
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"{self.postgres_dsn.rstrip('/')}/{self.database_name()}"

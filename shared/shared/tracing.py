@@ -1,0 +1,43 @@
+"""OpenTelemetry: one tracer provider per process, exported over OTLP when an endpoint is set.
+
+Trace context crosses HTTP through the FastAPI instrumentation and the bus through the
+envelope's `trace_context` (also copied to the AMQP headers), as W3C traceparent.
+"""
+
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+
+def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return  # several apps in one process (tests) share the first provider
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if otlp_endpoint:
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=f"{otlp_endpoint.rstrip('/')}/v1/traces")))
+    trace.set_tracer_provider(provider)
+
+
+def instrument_app(app, engine) -> None:
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+
+
+def tracer():
+    return trace.get_tracer("licensing")
+
+
+def inject_trace_context() -> dict[str, str]:
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def extract_trace_context(carrier: dict[str, str]):
+    return propagate.extract(carrier)
