@@ -45,12 +45,8 @@ def add_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
 def create_messaging_tables(op) -> None:
     """Called from each service's first Alembic migration."""
     metadata = sa.MetaData()
-    outbox, inbox = add_messaging_tables(metadata)
-    for table in (outbox, inbox):
-        op.create_table(table.name, *[c.copy() for c in table.columns], *[
-            c.copy() for c in table.constraints if not isinstance(c, sa.PrimaryKeyConstraint)
-        ])
-    op.create_index("outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL"))
+    add_messaging_tables(metadata)
+    metadata.create_all(bind=op.get_bind())
 
 
 _INSERT_OUTBOX = sa.text(

@@ -4,6 +4,18 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
+# Where each service listens in a development run (`make run`); the gateway is the public entry.
+SERVICE_PORTS = {
+    "gateway": 8000,
+    "orgs": 8001,
+    "identity": 8002,
+    "entitlements": 8003,
+    "transfers": 8004,
+    "audit": 8005,
+    "notify": 8006,
+}
+
+
 class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it and sets its own `service_name` default.
 
@@ -30,7 +42,7 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 0.5
 
-    identity_url: str = Field(default="http://127.0.0.1:8004", alias="IDENTITY_URL")
+    identity_url: str = Field(default=f"http://127.0.0.1:{SERVICE_PORTS['identity']}", alias="IDENTITY_URL")
     jwt_audience: str = Field(default="licensing", alias="JWT_AUDIENCE")
     jwt_issuer: str = Field(default="licensing-identity", alias="JWT_ISSUER")
 

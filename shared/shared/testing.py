@@ -1,0 +1,139 @@
+"""pytest plugin (loaded with `-p shared.testing`): a real PostgreSQL and RabbitMQ for the tests.
+
+It uses the servers on this machine when they answer (BRIEF section 7), in isolation: databases
+named `test_<run>_<service>` and a virtual host of the run's own, all removed at the end. Where
+they do not answer and Docker does, it starts them with testcontainers.
+"""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import asyncpg
+import pytest
+
+from shared.devtools import SERVICES_WITH_DATABASE, ensure_database, migrate, unreachable_servers
+from shared.settings import ServiceSettings
+
+LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+@dataclass(frozen=True)
+class TestInfrastructure:
+    postgres_dsn: str  # server, without a database
+    amqp_url: str  # the run's own virtual host
+    database_prefix: str
+    vhost: str
+
+    def database_url(self, service: str) -> str:
+        return f"{self.postgres_dsn}/{self.database_prefix}_{service}"
+
+    def settings(self, settings_class: type[ServiceSettings] = ServiceSettings, **overrides) -> ServiceSettings:
+        service = overrides.pop("service_name", None) or settings_class.model_fields["service_name"].default
+        values = {
+            "service_name": service,
+            "postgres_dsn": self.postgres_dsn,
+            "database_url": self.database_url(service),
+            "amqp_url": self.amqp_url,
+            "identity_url": "http://127.0.0.1:1",  # tests that verify tokens set their own
+            "outbox_poll_interval": 0.2,
+            "delivery_limit": 3,
+        }
+        values.update(overrides)
+        return settings_class.model_validate(values)
+
+    def environment(self) -> dict[str, str]:
+        """Environment variables for a service started as a process in a test."""
+        return {"POSTGRES_DSN": self.postgres_dsn, "AMQP_URL": self.amqp_url, "DATABASE_PREFIX": self.database_prefix}
+
+
+def _rabbitmqctl(*args: str) -> None:
+    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def _own_vhost(base_amqp_url: str):
+    vhost = f"licensing-test-{uuid.uuid4().hex[:8]}"
+    _rabbitmqctl("add_vhost", vhost)
+    _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
+    try:
+        yield vhost, f"{base_amqp_url.rstrip('/')}/{vhost}"
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+@contextlib.contextmanager
+def _servers():
+    """(postgres dsn, amqp url, vhost): local servers, else testcontainers."""
+    local = ServiceSettings(postgres_dsn=LOCAL_POSTGRES, amqp_url=LOCAL_AMQP)
+    problems = asyncio.run(unreachable_servers(local))
+    if not problems and shutil.which("rabbitmqctl"):
+        with _own_vhost(LOCAL_AMQP) as (vhost, amqp_url):
+            yield LOCAL_POSTGRES, amqp_url, vhost
+        return
+    if not shutil.which("docker") or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+        pytest.exit("No PostgreSQL/RabbitMQ here and no Docker engine: " + "; ".join(problems), returncode=3)
+    from testcontainers.postgres import PostgresContainer
+    from testcontainers.rabbitmq import RabbitMqContainer
+
+    with PostgresContainer("postgres:16", driver="asyncpg") as pg, RabbitMqContainer("rabbitmq:3.13") as mq:
+        dsn = f"postgresql+asyncpg://{pg.username}:{pg.password}@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}"
+        amqp = f"amqp://guest:guest@{mq.get_container_host_ip()}:{mq.get_exposed_port(5672)}/"
+        yield dsn, amqp, "/"
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> TestInfrastructure:
+    prefix = f"test_{uuid.uuid4().hex[:8]}"
+    with _servers() as (postgres_dsn, amqp_url, vhost):
+        infra = TestInfrastructure(postgres_dsn, amqp_url, prefix, vhost)
+        asyncio.run(_create_databases(infra))
+        try:
+            yield infra
+        finally:
+            asyncio.run(_drop_databases(infra))
+
+
+async def _create_databases(infra: TestInfrastructure) -> None:
+    settings = ServiceSettings(postgres_dsn=infra.postgres_dsn)
+    for service in SERVICES_WITH_DATABASE:
+        await ensure_database(settings, f"{infra.database_prefix}_{service}")
+    # Alembic runs its own event loop, so it runs in a thread; its global context allows one at a time.
+    for service in SERVICES_WITH_DATABASE:
+        await asyncio.to_thread(migrate, service, infra.database_url(service))
+
+
+async def _drop_databases(infra: TestInfrastructure) -> None:
+    connection = await asyncpg.connect(f"{infra.postgres_dsn.replace('+asyncpg', '')}/postgres")
+    try:
+        for service in SERVICES_WITH_DATABASE:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{infra.database_prefix}_{service}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+@contextlib.asynccontextmanager
+async def running(app) -> AsyncIterator[object]:
+    """Runs an app's lifespan (relay, consumers) for the duration of the block."""
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
+    """Polls an async check until it returns a truthy value; fails with the last value seen."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        value = await check()
+        if value or asyncio.get_running_loop().time() > deadline:
+            assert value, f"condition not met within {timeout}s (last value: {value!r})"
+            return value
+        await asyncio.sleep(interval)
+
+
+os.environ.setdefault("LOG_LEVEL", "WARNING")

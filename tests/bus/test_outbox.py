@@ -1,0 +1,68 @@
+"""The transactional outbox: what commits is published, what rolls back is not, once per row."""
+
+import asyncio
+import collections
+
+import aio_pika
+import sqlalchemy as sa
+
+from shared.events.envelope import Envelope
+from shared.testing import eventually
+from tests.conftest import WidgetCounted, relaying
+
+
+async def test_an_event_committed_while_no_relay_runs_is_published_when_one_starts(producer, audit_service):
+    # The relay "died" between the commit and the publish: the row waits in the outbox.
+    event_ids = await producer.emit(3)
+    await asyncio.sleep(0.3)
+    assert await producer.unpublished(event_ids) == 3
+
+    async with relaying(producer.relay()):
+        await eventually(lambda: _all_stored(audit_service, event_ids))
+    assert await producer.unpublished(event_ids) == 0
+
+
+async def test_a_state_change_that_rolls_back_publishes_nothing(producer, audit_service):
+    async with producer.unit_of_work() as uow:
+        rolled_back = uow.record(WidgetCounted(widget="never", count=1)).event_id
+        await uow.session.execute(sa.text("SELECT 1"))
+        # leaving without commit: the transaction rolls back
+    committed = await producer.emit(1)
+
+    async with relaying(producer.relay()):
+        await eventually(lambda: _all_stored(audit_service, committed))
+    assert await audit_service.count([rolled_back]) == 0
+    async with producer.engine.connect() as conn:
+        rows = await conn.execute(sa.text("SELECT count(*) FROM outbox WHERE event_id = :id"), {"id": rolled_back})
+        assert rows.scalar_one() == 0
+
+
+async def test_two_relays_at_once_publish_each_row_once(producer, broker):
+    queue = await broker.declare_queue(exclusive=True)
+    exchange = await broker.get_exchange("licensing.events")
+    await queue.bind(exchange, routing_key=WidgetCounted.routing_key)
+    event_ids = set()
+    for _ in range(10):
+        event_ids.update(await producer.emit(200))
+
+    received: collections.Counter = collections.Counter()
+
+    async def collect(message: aio_pika.abc.AbstractIncomingMessage):
+        received[Envelope.model_validate_json(message.body).event_id] += 1
+        await message.ack()
+
+    await queue.consume(collect)
+    async with relaying(producer.relay(batch_size=50)), relaying(producer.relay(batch_size=50)):
+        await eventually(lambda: _async(event_ids <= set(received)), timeout=30)
+        await asyncio.sleep(0.5)  # anything published twice would have arrived by now
+    ours = {event_id: n for event_id, n in received.items() if event_id in event_ids}
+    assert len(ours) == 2000
+    assert set(ours.values()) == {1}
+
+
+async def _all_stored(audit_service, event_ids) -> bool:
+    return await audit_service.count(event_ids) == len(event_ids)
+
+
+async def _async(value):
+    return value
