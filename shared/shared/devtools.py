@@ -66,9 +66,9 @@ def migrate(service: str, database_url: str) -> None:
     command.upgrade(alembic_config(service, database_url), "head")
 
 
-async def prepare(settings: ServiceSettings, database_prefix: str = "licensing") -> None:
+async def prepare(settings: ServiceSettings) -> None:
     for service in SERVICES_WITH_DATABASE:
-        database = f"{database_prefix}_{service}"
+        database = f"{settings.database_prefix}_{service}"
         await ensure_database(settings, database)
         await asyncio.to_thread(migrate, service, f"{settings.postgres_dsn.rstrip('/')}/{database}")
 
@@ -83,7 +83,7 @@ def main(argv: list[str]) -> int:
         return 1 if problems else 0
     if argv[:1] == ["prepare"]:
         asyncio.run(prepare(settings))
-        print("databases ready: " + ", ".join(f"licensing_{s}" for s in SERVICES_WITH_DATABASE))
+        print("databases ready: " + ", ".join(f"{settings.database_prefix}_{s}" for s in SERVICES_WITH_DATABASE))
         return 0
     print(__doc__, file=sys.stderr)
     return 2

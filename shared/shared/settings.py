@@ -30,6 +30,7 @@ class ServiceSettings(BaseSettings):
 
     # PostgreSQL: the server; each service uses its own database on it.
     postgres_dsn: str = Field(default="postgresql+asyncpg://postgres@127.0.0.1:5432", alias="POSTGRES_DSN")
+    database_prefix: str = Field(default="licensing", alias="DATABASE_PREFIX")
     database_url: str | None = None
     db_pool_size: int = 10
 
@@ -50,7 +51,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
 
     def database_name(self) -> str:
-        return f"licensing_{self.service_name}"
+        return f"{self.database_prefix}_{self.service_name}"
 
     def resolved_database_url(self) -> str:
         if self.database_url:
