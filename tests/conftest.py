@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from audit.main import create_app as create_audit_app
 from audit.settings import AuditSettings
 from shared.bus.relay import OutboxRelay
+from shared.bus.topology import declare_topology
 from shared.db import UnitOfWork, create_engine
 from shared.events.envelope import EventPayload
 from shared.testing import running
@@ -113,5 +114,7 @@ async def audit_service(infrastructure):
 async def broker(infrastructure):
     connection = await aio_pika.connect(infrastructure.amqp_url)
     channel = await connection.channel()
+    settings = infrastructure.settings()
+    await declare_topology(channel, settings.events_exchange, settings.delivery_limit)
     yield channel
     await connection.close()
