@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from fastapi import APIRouter, FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared.auth.tokens import JwksVerifier
+from shared.auth.tokens import verifier_for
 from shared.bus.consumer import EventConsumer, EventHandler
 from shared.bus.relay import OutboxRelay
 from shared.db import create_engine
@@ -55,11 +55,7 @@ def create_service_app(
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory
-    app.state.token_verifier = JwksVerifier(
-        f"{settings.identity_url.rstrip('/')}/.well-known/jwks.json",
-        audience=settings.jwt_audience,
-        issuer=settings.jwt_issuer,
-    )
+    app.state.token_verifier = verifier_for(settings)
     install_problem_handlers(app)
     app.include_router(health_router(engine, settings.amqp_url))
     for router in routers:

@@ -91,3 +91,12 @@ class JwksVerifier:
             k["kid"]: PyJWK(k) for k in response.json().get("keys", []) if k.get("kid") and k.get("use", "sig") == "sig"
         }
         self._fetched_at = time.monotonic()
+
+
+def verifier_for(settings) -> JwksVerifier:
+    """The verifier of a service's settings: the identity service's published keys."""
+    return JwksVerifier(
+        f"{settings.identity_url.rstrip('/')}/.well-known/jwks.json",
+        audience=settings.jwt_audience,
+        issuer=settings.jwt_issuer,
+    )

@@ -1,0 +1,47 @@
+"""The gateway: the public entry. It checks tokens, routes /api/v1 to the owning service and
+streams the answer back. It has no database and no broker, so it is built here rather than
+with shared.service, from the same shared pieces."""
+
+import contextlib
+
+from fastapi import FastAPI
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+from gateway.api import health, proxy
+from gateway.proxy import ReverseProxy, create_client
+from gateway.settings import GatewaySettings
+from shared.auth.tokens import verifier_for
+from shared.health import health_router
+from shared.logging import configure_logging, get_logger
+from shared.middleware import RequestContextMiddleware
+from shared.problems import install_problem_handlers
+from shared.tracing import configure_tracing
+
+log = get_logger(__name__)
+
+
+def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+    settings = settings or GatewaySettings()
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otlp_endpoint)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        # One client for the process: its connection pool keeps upstream connections alive.
+        async with create_client(settings) as client:
+            app.state.http = client
+            app.state.proxy = ReverseProxy(client, settings.upstream_urls())
+            log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
+            yield
+
+    app = FastAPI(title="licensing gateway", lifespan=lifespan)
+    app.state.settings = settings
+    app.state.token_verifier = verifier_for(settings)
+    install_problem_handlers(app)
+    # Ours first: the shared /readyz checks a database and a broker, which the gateway has not.
+    app.include_router(health.router)
+    app.include_router(health_router(engine=None, amqp_url=None))
+    app.include_router(proxy.router)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    return app

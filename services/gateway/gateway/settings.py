@@ -1,0 +1,35 @@
+from pydantic import Field
+
+from shared.settings import SERVICE_PORTS, ServiceSettings
+
+
+def _local(service: str) -> str:
+    return f"http://127.0.0.1:{SERVICE_PORTS[service]}"
+
+
+class GatewaySettings(ServiceSettings):
+    service_name: str = "gateway"
+
+    # Where each upstream service answers; identity_url comes from the base settings.
+    orgs_url: str = Field(default=_local("orgs"), alias="ORGS_URL")
+    entitlements_url: str = Field(default=_local("entitlements"), alias="ENTITLEMENTS_URL")
+    transfers_url: str = Field(default=_local("transfers"), alias="TRANSFERS_URL")
+    audit_url: str = Field(default=_local("audit"), alias="AUDIT_URL")
+    notify_url: str = Field(default=_local("notify"), alias="NOTIFY_URL")
+
+    # A refused or slow connect means the service is down: fail fast with 503. Reads may be
+    # long (CSV exports stream for a while), so the read timeout bounds the wait between chunks.
+    upstream_connect_timeout: float = 2.0
+    upstream_read_timeout: float = 30.0
+    upstream_max_connections: int = 512
+    readiness_timeout: float = 2.0
+
+    def upstream_urls(self) -> dict[str, str]:
+        return {
+            "identity": self.identity_url,
+            "orgs": self.orgs_url,
+            "entitlements": self.entitlements_url,
+            "transfers": self.transfers_url,
+            "audit": self.audit_url,
+            "notify": self.notify_url,
+        }

@@ -1,0 +1,173 @@
+"""Real upstream services for the gateway's tests: one small HTTP server per service name on a
+127.0.0.1 socket, answering as that service, and the gateway itself served the same way."""
+
+import asyncio
+import contextlib
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import jwt
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from gateway.main import create_app
+from gateway.settings import GatewaySettings
+
+SERVICES = ("identity", "orgs", "entitlements", "transfers", "audit", "notify")
+KEY_ID = "test-key-1"
+
+
+@contextlib.asynccontextmanager
+async def serving(app, lifespan: str = "off") -> AsyncIterator[str]:
+    """Serves an ASGI app on a free 127.0.0.1 port in this event loop; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()  # startup failed: raise its error here
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+def fake_service(name: str, jwks: dict) -> FastAPI:
+    """An upstream that tells who it is and what it received, plus a slow and a streamed route."""
+    app = FastAPI()
+    app.state.release_export = asyncio.Event()
+    app.state.csv_rows = 2000
+
+    @app.get("/healthz")
+    async def healthz():
+        return {"status": "ok"}
+
+    @app.get("/.well-known/jwks.json")
+    async def keys():
+        return jwks
+
+    @app.get("/api/v1/audit-events/export.csv")
+    async def export():
+        async def rows():
+            yield b"id,action\n"
+            # Held until the test has received the first chunk: proves nothing buffers the body.
+            await app.state.release_export.wait()
+            for i in range(app.state.csv_rows):
+                yield f"{i},transfer.completed\n".encode()
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    @app.get("/api/v1/activations/export.csv")
+    async def broken_export():
+        async def rows():
+            yield b"id,project\n"
+            raise RuntimeError("the export failed half-way")
+
+        return StreamingResponse(rows(), media_type="text/csv")
+
+    @app.get("/api/v1/transactions/slow")
+    async def slow():
+        await asyncio.sleep(5)
+        return {}
+
+    @app.api_route("/api/v1/{rest:path}", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def echo(request: Request):
+        return {
+            "service": name,
+            "method": request.method,
+            "path": request.url.path,
+            "query": request.url.query,
+            "body": (await request.body()).decode(),
+            "headers": dict(request.headers),
+        }
+
+    return app
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks(signing_key) -> dict:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True)
+    return {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
+
+
+@pytest.fixture(scope="session")
+def issue_token(signing_key):
+    """Signs an access token as identity would; keyword arguments replace claims."""
+
+    def issue(key=None, **claims) -> str:
+        now = int(time.time())
+        payload = {
+            "sub": str(uuid.uuid4()),
+            "org": str(uuid.uuid4()),
+            "tier": "distributor",
+            "role": "admin",
+            "aud": "licensing",
+            "iss": "licensing-identity",
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
+        return jwt.encode(payload, key or signing_key, algorithm="RS256", headers={"kid": KEY_ID})
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+async def upstreams(jwks) -> AsyncIterator[dict[str, tuple[FastAPI, str]]]:
+    """Each service name -> (its app, its base URL)."""
+    async with contextlib.AsyncExitStack() as stack:
+        running = {}
+        for name in SERVICES:
+            app = fake_service(name, jwks)
+            running[name] = (app, await stack.enter_async_context(serving(app)))
+        yield running
+
+
+@pytest.fixture(scope="session")
+def start_gateway(upstreams):
+    """Serves a gateway routed to the upstreams; keyword arguments override its settings."""
+
+    @contextlib.asynccontextmanager
+    async def start(**overrides) -> AsyncIterator[httpx.AsyncClient]:
+        urls = {f"{name}_url": url for name, (_app, url) in upstreams.items()}
+        settings = GatewaySettings.model_validate({**urls, **overrides})
+        async with serving(create_app(settings), lifespan="on") as base_url:
+            async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+                yield client
+
+    return start
+
+
+@pytest.fixture(scope="session")
+async def gateway(start_gateway) -> AsyncIterator[httpx.AsyncClient]:
+    async with start_gateway() as client:
+        yield client
+
+
+@pytest.fixture
+async def stopped_upstream_url(jwks) -> str:
+    """The address of an upstream that was running and has stopped."""
+    async with serving(fake_service("stopped", jwks)) as url:
+        pass
+    return url
+
+
+@pytest.fixture
+def bearer(issue_token) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token()}"}
