@@ -57,7 +57,6 @@ class Producer:
             engine=self.engine,
             amqp_url=settings.amqp_url,
             exchange_name=settings.events_exchange,
-            delivery_limit=settings.delivery_limit,
             **({"poll_interval": 0.1} | overrides),
         )
 
@@ -115,6 +114,6 @@ async def broker(infrastructure):
     connection = await aio_pika.connect(infrastructure.amqp_url)
     channel = await connection.channel()
     settings = infrastructure.settings()
-    await declare_topology(channel, settings.events_exchange, settings.delivery_limit)
+    await declare_topology(channel, settings.events_exchange)
     yield channel
     await connection.close()

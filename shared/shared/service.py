@@ -71,7 +71,6 @@ def _relay(settings: ServiceSettings, engine) -> OutboxRelay:
         engine=engine,
         amqp_url=settings.amqp_url,
         exchange_name=settings.events_exchange,
-        delivery_limit=settings.delivery_limit,
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval,
     )
@@ -84,7 +83,6 @@ def _consumer(settings: ServiceSettings, session_factory, handlers: Mapping[str,
         handlers=handlers,
         amqp_url=settings.amqp_url,
         exchange_name=settings.events_exchange,
-        delivery_limit=settings.delivery_limit,
         prefetch=settings.consumer_prefetch,
         batch_size=settings.consumer_batch_size,
     )

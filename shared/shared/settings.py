@@ -20,7 +20,7 @@ class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it and sets its own `service_name` default.
 
     Variables are read without a prefix (DATABASE_URL, AMQP_URL, ...) so one environment
-    can configure the whole system; `<SERVICE>_DATABASE_URL` wins for one service.
+    can configure the whole system; DATABASE_URL, when set, names one service's database outright.
     """
 
     model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
@@ -38,7 +38,6 @@ class ServiceSettings(BaseSettings):
     events_exchange: str = "licensing.events"
     consumer_prefetch: int = 256
     consumer_batch_size: int = 128
-    delivery_limit: int = 5
 
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 0.5

@@ -43,7 +43,6 @@ class TestInfrastructure:
             "amqp_url": self.amqp_url,
             "identity_url": "http://127.0.0.1:1",  # tests that verify tokens set their own
             "outbox_poll_interval": 0.2,
-            "delivery_limit": 3,
         }
         values.update(overrides)
         return settings_class.model_validate(values)

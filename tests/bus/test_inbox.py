@@ -46,7 +46,6 @@ async def counting_consumer(infrastructure):
         handlers={WidgetCounted.routing_key: append_handled_row, POISON: always_fail},
         amqp_url=settings.amqp_url,
         exchange_name=settings.events_exchange,
-        delivery_limit=settings.delivery_limit,
     )
     task = asyncio.create_task(consumer.run())
 

@@ -49,7 +49,6 @@ class EventConsumer:
         handlers: Mapping[str, EventHandler],
         amqp_url: str,
         exchange_name: str,
-        delivery_limit: int,
         prefetch: int = 256,
         batch_size: int = 128,
     ):
@@ -60,7 +59,6 @@ class EventConsumer:
         self._handlers = handlers
         self._amqp_url = amqp_url
         self._exchange_name = exchange_name
-        self._delivery_limit = delivery_limit
         self._prefetch = prefetch
         self._batch_size = batch_size
         self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
@@ -70,7 +68,7 @@ class EventConsumer:
         try:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
-            await declare_topology(channel, self._exchange_name, self._delivery_limit)
+            await declare_topology(channel, self._exchange_name)
             queue = await channel.get_queue(self.queue.name)
             await queue.consume(self._received.put)
             async with asyncio.TaskGroup() as tasks:

@@ -40,7 +40,6 @@ class OutboxRelay:
         engine: AsyncEngine,
         amqp_url: str,
         exchange_name: str,
-        delivery_limit: int,
         batch_size: int = 500,
         poll_interval: float = 0.5,
     ):
@@ -48,7 +47,6 @@ class OutboxRelay:
         self._engine = engine
         self._amqp_url = amqp_url
         self._exchange_name = exchange_name
-        self._delivery_limit = delivery_limit
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
@@ -60,7 +58,7 @@ class OutboxRelay:
         self._connection = await connect(self._amqp_url, f"{self.service}-relay")
         try:
             channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchange = await declare_topology(channel, self._exchange_name, self._delivery_limit)
+            self._exchange = await declare_topology(channel, self._exchange_name)
             async with self._listening(), asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_backlog())
                 await self._publish_forever()

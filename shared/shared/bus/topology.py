@@ -12,6 +12,10 @@ from aio_pika.abc import AbstractChannel, AbstractExchange
 
 DEAD_LETTER_EXCHANGE = "licensing.dead-letter"
 
+# Deliveries of one message before it is dead-lettered. A queue argument, so fixed in code: a queue
+# redeclared with another value is refused by the broker (changing it needs a policy or a new queue).
+DELIVERY_LIMIT = 5
+
 
 @dataclass(frozen=True)
 class ConsumerQueue:
@@ -40,7 +44,7 @@ CONSUMERS: dict[str, ConsumerQueue] = {
 }
 
 
-async def declare_topology(channel: AbstractChannel, exchange_name: str, delivery_limit: int) -> AbstractExchange:
+async def declare_topology(channel: AbstractChannel, exchange_name: str) -> AbstractExchange:
     exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
     dead_letters = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
     for consumer in CONSUMERS.values():
@@ -54,7 +58,7 @@ async def declare_topology(channel: AbstractChannel, exchange_name: str, deliver
             arguments={
                 "x-queue-type": "quorum",
                 # RabbitMQ 3.10 quorum queues have no default limit: a poison message would loop forever.
-                "x-delivery-limit": delivery_limit,
+                "x-delivery-limit": DELIVERY_LIMIT,
                 "x-dead-letter-exchange": DEAD_LETTER_EXCHANGE,
                 "x-dead-letter-routing-key": consumer.name,
             },
