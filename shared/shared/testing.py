@@ -8,14 +8,19 @@ they do not answer and Docker does, it starts them with testcontainers.
 import asyncio
 import contextlib
 import os
+import time
 import shutil
+import socket
 import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import asyncpg
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+import uvicorn
 
 from shared.devtools import SERVICES_WITH_DATABASE, ensure_database, migrate, unreachable_servers
 from shared.settings import ServiceSettings
@@ -124,6 +129,26 @@ async def running(app) -> AsyncIterator[object]:
         yield app
 
 
+@contextlib.asynccontextmanager
+async def serving(app, lifespan: str = "off") -> AsyncIterator[str]:
+    """Serves an ASGI app on a free 127.0.0.1 port in this event loop; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()  # startup failed: raise its error here
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
 async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
     """Polls an async check until it returns a truthy value; fails with the last value seen."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -133,6 +158,54 @@ async def eventually(check, timeout: float = 15.0, interval: float = 0.05):
             assert value, f"condition not met within {timeout}s (last value: {value!r})"
             return value
         await asyncio.sleep(interval)
+
+
+# Access tokens as the identity service signs them (RS256, published as JWKS).
+KEY_ID = "test-key-1"
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@pytest.fixture(scope="session")
+def jwks(signing_key) -> dict:
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True)
+    return {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
+
+
+@pytest.fixture(scope="session")
+def issue_token(signing_key):
+    """Signs an access token as identity would; keyword arguments replace claims."""
+
+    def issue(key=None, **claims) -> str:
+        now = int(time.time())
+        payload = {
+            "sub": str(uuid.uuid4()),
+            "org": str(uuid.uuid4()),
+            "tier": "distributor",
+            "role": "admin",
+            "aud": "licensing",
+            "iss": "licensing-identity",
+            "iat": now,
+            "exp": now + 300,
+            **claims,
+        }
+        return jwt.encode(payload, key or signing_key, algorithm="RS256", headers={"kid": KEY_ID})
+
+    return issue
+
+
+@pytest.fixture(scope="session")
+async def identity_keys_url(jwks) -> AsyncIterator[str]:
+    """A real HTTP endpoint publishing the test signing keys, as identity does; its base URL."""
+    from fastapi import FastAPI
+
+    keys = FastAPI()
+    keys.get("/.well-known/jwks.json")(lambda: jwks)
+    async with serving(keys) as url:
+        yield url
 
 
 os.environ.setdefault("LOG_LEVEL", "WARNING")

@@ -3,44 +3,18 @@
 
 import asyncio
 import contextlib
-import socket
-import time
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
-import jwt
 import pytest
-import uvicorn
-from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 
 from gateway.main import create_app
 from gateway.settings import GatewaySettings
+from shared.testing import serving
 
 SERVICES = ("identity", "orgs", "entitlements", "transfers", "audit", "notify")
-KEY_ID = "test-key-1"
-
-
-@contextlib.asynccontextmanager
-async def serving(app, lifespan: str = "off") -> AsyncIterator[str]:
-    """Serves an ASGI app on a free 127.0.0.1 port in this event loop; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()  # startup failed: raise its error here
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 def fake_service(name: str, jwks: dict) -> FastAPI:
@@ -93,39 +67,6 @@ def fake_service(name: str, jwks: dict) -> FastAPI:
         }
 
     return app
-
-
-@pytest.fixture(scope="session")
-def signing_key() -> rsa.RSAPrivateKey:
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@pytest.fixture(scope="session")
-def jwks(signing_key) -> dict:
-    public = jwt.algorithms.RSAAlgorithm.to_jwk(signing_key.public_key(), as_dict=True)
-    return {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]}
-
-
-@pytest.fixture(scope="session")
-def issue_token(signing_key):
-    """Signs an access token as identity would; keyword arguments replace claims."""
-
-    def issue(key=None, **claims) -> str:
-        now = int(time.time())
-        payload = {
-            "sub": str(uuid.uuid4()),
-            "org": str(uuid.uuid4()),
-            "tier": "distributor",
-            "role": "admin",
-            "aud": "licensing",
-            "iss": "licensing-identity",
-            "iat": now,
-            "exp": now + 300,
-            **claims,
-        }
-        return jwt.encode(payload, key or signing_key, algorithm="RS256", headers={"kid": KEY_ID})
-
-    return issue
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,14 @@
 """The token check in front of every route but signing in, accepting an invite and the keys."""
 
+import base64
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 
@@ -63,3 +71,30 @@ async def test_the_signing_keys_need_no_token(gateway, jwks):
 
     assert response.status_code == 200
     assert response.json() == jwks
+
+
+
+def _segment(value: dict | bytes) -> str:
+    raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _claims() -> dict:
+    now = int(time.time())
+    return {"sub": str(uuid.uuid4()), "org": str(uuid.uuid4()), "tier": "distributor", "role": "admin",
+            "aud": "licensing", "iss": "licensing-identity", "iat": now, "exp": now + 300}
+
+
+async def test_an_unsigned_token_is_refused(gateway, jwks):
+    token = f"{_segment({'alg': 'none', 'typ': 'JWT', 'kid': jwks['keys'][0]['kid']})}.{_segment(_claims())}."
+    assert_unauthorized(await gateway.get("/api/v1/members", headers={"Authorization": f"Bearer {token}"}))
+
+
+async def test_an_hmac_token_signed_with_the_public_key_is_refused(gateway, signing_key, jwks):
+    public_pem = signing_key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    signed_part = f"{_segment({'alg': 'HS256', 'typ': 'JWT', 'kid': jwks['keys'][0]['kid']})}.{_segment(_claims())}"
+    signature = hmac.new(public_pem, signed_part.encode(), hashlib.sha256).digest()
+    token = f"{signed_part}.{_segment(signature)}"
+    assert_unauthorized(await gateway.get("/api/v1/members", headers={"Authorization": f"Bearer {token}"}))
