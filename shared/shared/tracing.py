@@ -29,8 +29,11 @@ def instrument_app(app, engine) -> None:
     SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
 
 
+_tracer = trace.get_tracer("licensing")  # a proxy: follows the provider configured later
+
+
 def tracer():
-    return trace.get_tracer("licensing")
+    return _tracer
 
 
 def inject_trace_context() -> dict[str, str]:

@@ -10,6 +10,7 @@ A message that is not a valid envelope is dead-lettered at once. The consumer ne
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import aio_pika
@@ -34,6 +35,14 @@ log = get_logger(__name__)
 
 EventHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
+
+@dataclass(frozen=True)
+class BatchHandler:
+    """A handler that takes all matching events of a batch at once (e.g. one multi-row insert),
+    for consumers whose per-event round trips would dominate."""
+
+    handle: Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
+
 _RECORD_IN_INBOX = sa.text(
     "INSERT INTO inbox (consumer, event_id) SELECT :consumer, unnest(:event_ids)"
     " ON CONFLICT DO NOTHING RETURNING event_id"
@@ -46,7 +55,7 @@ class EventConsumer:
         *,
         service: str,
         session_factory: async_sessionmaker[AsyncSession],
-        handlers: Mapping[str, EventHandler],
+        handlers: Mapping[str, EventHandler | BatchHandler],
         amqp_url: str,
         exchange_name: str,
         prefetch: int = 256,
@@ -56,7 +65,8 @@ class EventConsumer:
         self.service = service
         self.queue = CONSUMERS[service]
         self._session_factory = session_factory
-        self._handlers = handlers
+        self._handlers = {p: h for p, h in handlers.items() if not isinstance(h, BatchHandler)}
+        self._batch_handlers = {p: h for p, h in handlers.items() if isinstance(h, BatchHandler)}
         self._amqp_url = amqp_url
         self._exchange_name = exchange_name
         self._prefetch = prefetch
@@ -102,8 +112,8 @@ class EventConsumer:
             for one in parsed:
                 await self._handle_alone(one)
             return
-        for message, _ in parsed:
-            await _settle(message.ack())
+        # Delivery tags rise in the order messages arrive, and every earlier one is settled already.
+        await _settle(parsed[-1][0].ack(multiple=True))
         EVENTS_CONSUMED.labels(self.service, "handled").inc(len(parsed))
 
     async def _handle_alone(self, item: tuple[AbstractIncomingMessage, Envelope]) -> None:
@@ -128,11 +138,18 @@ class EventConsumer:
                 .scalars()
                 .all()
             )
+            fresh = []
             for _, envelope in items:
-                if envelope.event_id not in new_ids:
-                    continue  # already handled (a redelivery), or a duplicate within this batch
-                new_ids.discard(envelope.event_id)
+                if envelope.event_id in new_ids:  # else a redelivery, or a duplicate within this batch
+                    new_ids.discard(envelope.event_id)
+                    fresh.append(envelope)
+            for envelope in fresh:
                 await self._dispatch(uow, envelope)
+            for pattern, handler in self._batch_handlers.items():
+                matching = [e for e in fresh if routing_key_matches(pattern, e.type)]
+                if matching:
+                    with tracer().start_as_current_span(f"{self.queue.name} batch process", kind=SpanKind.CONSUMER):
+                        await handler.handle(uow, matching)
             await uow.commit()
 
     async def _dispatch(self, uow: UnitOfWork, envelope: Envelope) -> None:

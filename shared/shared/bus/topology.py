@@ -6,6 +6,7 @@ event is never unroutable because its consumers have not started yet.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractExchange
@@ -68,6 +69,7 @@ async def declare_topology(channel: AbstractChannel, exchange_name: str) -> Abst
     return exchange
 
 
+@lru_cache(maxsize=4096)
 def routing_key_matches(pattern: str, routing_key: str) -> bool:
     """AMQP topic matching: `*` is one word, `#` is zero or more words."""
     return _match(pattern.split("."), routing_key.split("."))
