@@ -28,15 +28,14 @@ import ctypes
 import mailbox
 import os
 import signal
-import socket
 import string
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from email.header import decode_header, make_header
 from pathlib import Path
+
+from shared.devtools import port_listening, service_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
@@ -120,20 +119,6 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
     )
 
 
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def _die_with_parent() -> None:
     """supervisord gets SIGTERM if this runner dies without cleaning up (Linux)."""
     try:
@@ -181,8 +166,8 @@ def main() -> int:
         environ["SMTP_HOST"] = "127.0.0.1"
     environ["PYTHONUNBUFFERED"] = "1"
 
-    busy = {name: port for name, port in ports.items() if _listening(port)}
-    if sink and _listening(int(environ["SMTP_PORT"])):
+    busy = {name: port for name, port in ports.items() if port_listening(port)}
+    if sink and port_listening(int(environ["SMTP_PORT"])):
         busy["mail-sink"] = int(environ["SMTP_PORT"])
     if busy:
         listing = ", ".join(f"{name} {port}" for name, port in busy.items())
@@ -237,7 +222,7 @@ def main() -> int:
     mail = MailWatcher(run_dir / "mail") if sink else None
     while supervisor.poll() is None:
         if waiting and not stopping:
-            waiting = {name: port for name, port in waiting.items() if not _ready(port)}
+            waiting = {name: port for name, port in waiting.items() if not service_ready(port)}
             if not waiting:
                 _announce(environ, ports, run_dir, sink)
             elif time.monotonic() > deadline and not warned:

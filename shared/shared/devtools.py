@@ -5,7 +5,10 @@
 """
 
 import asyncio
+import socket
 import sys
+import urllib.error
+import urllib.request
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -71,6 +74,21 @@ async def prepare(settings: ServiceSettings) -> None:
         database = f"{settings.database_prefix}_{service}"
         await ensure_database(settings, database)
         await asyncio.to_thread(migrate, service, f"{settings.postgres_dsn.rstrip('/')}/{database}")
+
+
+def port_listening(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((host, port)) == 0
+
+
+def service_ready(port: int, host: str = "127.0.0.1") -> bool:
+    """True when the process on `port` answers its /readyz with 200."""
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}/readyz", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def main(argv: list[str]) -> int:

@@ -9,13 +9,12 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from shared.devtools import port_listening, service_ready
 from shared.testing import eventually
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
@@ -36,20 +35,6 @@ def _free_ports(count: int) -> list[int]:
     finally:
         for s in sockets:
             s.close()
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def _ready(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _descendants(pid: int) -> set[int]:
@@ -111,10 +96,10 @@ async def test_make_run_starts_everything_and_stops_cleanly(infrastructure, tmp_
         deadline = time.monotonic() + 90  # about 35 s on an idle 2-core machine: 7 interpreters importing at once
         waiting = dict(ports)
         while waiting and time.monotonic() < deadline and runner.poll() is None:
-            waiting = {name: port for name, port in waiting.items() if not await asyncio.to_thread(_ready, port)}
+            waiting = {name: port for name, port in waiting.items() if not await asyncio.to_thread(service_ready, port)}
             await asyncio.sleep(0.5)
         assert not waiting, f"not ready within 90 s: {sorted(waiting)}\n{diagnosis()}"
-        assert _listening(smtp_port), f"the mail sink does not listen\n{diagnosis()}"
+        assert port_listening(smtp_port), f"the mail sink does not listen\n{diagnosis()}"
 
         connection = await asyncpg.connect(
             f"{infrastructure.postgres_dsn.replace('+asyncpg', '')}/{infrastructure.database_prefix}_audit"
@@ -140,7 +125,7 @@ async def test_make_run_starts_everything_and_stops_cleanly(infrastructure, tmp_
         while any(_alive(pid) for pid in processes) and time.monotonic() < deadline:
             await asyncio.sleep(0.2)
         assert not [pid for pid in processes if _alive(pid)], f"processes left over\n{diagnosis()}"
-        assert not [port for port in [*ports.values(), smtp_port] if _listening(port)]
+        assert not [port for port in [*ports.values(), smtp_port] if port_listening(port)]
     finally:
         if runner.poll() is None:
             processes |= _descendants(runner.pid)
