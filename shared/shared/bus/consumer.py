@@ -17,7 +17,8 @@ import aio_pika
 import sqlalchemy as sa
 import structlog
 from aio_pika.abc import AbstractIncomingMessage
-from opentelemetry.trace import SpanKind
+from opentelemetry import trace
+from opentelemetry.trace import Link, SpanKind
 from pydantic import ValidationError
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -148,7 +149,11 @@ class EventConsumer:
             for pattern, handler in self._batch_handlers.items():
                 matching = [e for e in fresh if routing_key_matches(pattern, e.type)]
                 if matching:
-                    with tracer().start_as_current_span(f"{self.queue.name} batch process", kind=SpanKind.CONSUMER):
+                    # One span for the batch, linked to the trace of every event in it.
+                    links = [Link(c) for e in matching if (c := _span_context(e)) is not None]
+                    with tracer().start_as_current_span(
+                        f"{self.queue.name} batch process", kind=SpanKind.CONSUMER, links=links
+                    ):
                         await handler.handle(uow, matching)
             await uow.commit()
 
@@ -195,6 +200,11 @@ class EventConsumer:
                     declared = await channel.declare_queue(name, passive=True)
                     gauge.labels(self.service, name).set(declared.declaration_result.message_count or 0)
             await asyncio.sleep(5.0)
+
+
+def _span_context(envelope: Envelope):
+    context = trace.get_current_span(extract_trace_context(envelope.trace_context)).get_span_context()
+    return context if context.is_valid else None
 
 
 async def _settle(outcome: Awaitable[None]) -> None:
