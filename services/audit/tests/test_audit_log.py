@@ -109,3 +109,12 @@ async def test_without_a_token_the_audit_log_answers_401(audit_api):
 
 async def _has(awaitable, count: int) -> bool:
     return len(await awaitable) == count
+
+
+async def test_when_identity_is_unreachable_a_token_gets_503_not_401(infrastructure, issue_token):
+    app = create_app(infrastructure.settings(AuditSettings, identity_url="http://127.0.0.1:1"))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
+        response = await client.get("/api/v1/audit-events", headers=signed_in(issue_token, uuid.uuid4()))
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert "identity" in response.json()["detail"]

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from shared.auth.permissions import Action, is_allowed
-from shared.auth.tokens import Caller, InvalidToken, JwksVerifier
+from shared.auth.tokens import Caller, InvalidToken, JwksVerifier, SigningKeysUnavailable
 from shared.problems import Problem
 
 
@@ -18,6 +18,9 @@ async def current_caller(request: Request) -> Caller:
                       headers={"WWW-Authenticate": "Bearer"})
     try:
         return await verifier.verify(token)
+    except SigningKeysUnavailable as error:
+        raise Problem(503, "Sign-in cannot be checked right now: the identity service is unreachable.",
+                      headers={"Retry-After": "5"}) from error
     except InvalidToken as error:
         raise Problem(401, f"The access token is not valid ({error}). Sign in again.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from error

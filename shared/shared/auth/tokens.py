@@ -22,6 +22,10 @@ class InvalidToken(Exception):
     pass
 
 
+class SigningKeysUnavailable(Exception):
+    """The identity service could not be asked for its keys: the token may well be valid."""
+
+
 @dataclass(frozen=True)
 class Caller:
     user_id: uuid.UUID
@@ -86,7 +90,7 @@ class JwksVerifier:
         except httpx.HTTPError as error:
             if self._keys:
                 return  # keep verifying with the keys we have while identity is unreachable
-            raise InvalidToken(f"cannot fetch signing keys: {error!r}") from error
+            raise SigningKeysUnavailable(f"cannot fetch signing keys: {error!r}") from error
         self._keys = {
             k["kid"]: PyJWK(k) for k in response.json().get("keys", []) if k.get("kid") and k.get("use", "sig") == "sig"
         }

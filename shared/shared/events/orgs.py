@@ -12,3 +12,27 @@ class OrganizationCreated(EventPayload):
     name: str
     tier: str
     parent_id: uuid.UUID | None = None
+    # Added for consumers that keep a local copy (optional: older events lack them).
+    country: str | None = None
+    email_domain: str | None = None
+    default_representative_email: str | None = None
+
+
+class OrganizationArchived(EventPayload):
+    """An archived integrator or customer receives no transfers until it is unarchived."""
+
+    routing_key = "orgs.organization.archived"
+
+    org_id: uuid.UUID
+    name: str
+    tier: str
+    parent_id: uuid.UUID | None = None
+
+
+class OrganizationUnarchived(EventPayload):
+    routing_key = "orgs.organization.unarchived"
+
+    org_id: uuid.UUID
+    name: str
+    tier: str
+    parent_id: uuid.UUID | None = None
