@@ -6,8 +6,11 @@ foreign cursor is a 400, never a 500.
 
 import base64
 import json
+import uuid
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
+import sqlalchemy as sa
 from fastapi import Query
 from pydantic import BaseModel
 
@@ -29,6 +32,27 @@ Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of
 
 def encode_cursor(*key: Any) -> str:
     return base64.urlsafe_b64encode(json.dumps(key, default=str).encode()).decode().rstrip("=")
+
+
+def older_than_cursor(query: sa.Select, cursor: str | None, moment_column, id_column) -> sa.Select:
+    """Newest-first keyset paging: the rows strictly after the cursor's (moment, id) in that order.
+    The query must order by (moment desc, id desc) and ask for limit + 1 rows."""
+    if not cursor:
+        return query
+    moment, last_id = decode_cursor(cursor, 2)
+    try:
+        key = (datetime.fromisoformat(moment), uuid.UUID(last_id))
+    except (TypeError, ValueError) as error:
+        raise Problem(400, "The cursor is not one this API gave out; start again without it.") from error
+    return query.where(sa.tuple_(moment_column, id_column) < key)
+
+
+def newest_first_page(rows, limit: int, model: type[BaseModel], moment_field: str, id_field: str) -> Page:
+    """The page of `limit` rows (fetched limit + 1) and the cursor to the next one, if any."""
+    items = [model.model_validate(dict(row)) for row in rows[:limit]]
+    last = items[-1] if len(rows) > limit else None
+    next_cursor = encode_cursor(getattr(last, moment_field).isoformat(), str(getattr(last, id_field))) if last else None
+    return Page[model](items=items, next_cursor=next_cursor)
 
 
 def decode_cursor(cursor: str, arity: int) -> list[Any]:

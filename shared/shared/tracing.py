@@ -26,7 +26,9 @@ def instrument_app(app, engine) -> None:
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
+    # instrument() is a process-wide singleton that would trace only the first engine of a process
+    # (tests run several services in one); _instrument() attaches the listeners to this engine.
+    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
 
 
 _tracer = trace.get_tracer("licensing")  # a proxy: follows the provider configured later

@@ -1,9 +1,50 @@
 """The identity service's tables (its own database)."""
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import UUID
 
 from shared.db import add_messaging_tables
 
 metadata = sa.MetaData()
 
 outbox, inbox = add_messaging_tables(metadata)
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.Text, primary_key=True),
+    sa.Column("private_pem", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("active", sa.Boolean, nullable=False),
+    # At most one active (signing) key: concurrent replicas starting at once create only one.
+    sa.Index("signing_keys_one_active", "active", unique=True, postgresql_where=sa.text("active")),
+)
+
+members = sa.Table(
+    "members",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("tier", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False, unique=True),  # stored lowercased
+    sa.Column("first_name", sa.Text, nullable=False),
+    sa.Column("last_name", sa.Text, nullable=False),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.CheckConstraint("email = lower(email)", name="members_email_lowercase"),
+)
+
+refresh_tokens = sa.Table(
+    "refresh_tokens",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("family_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("member_id", UUID(as_uuid=True), sa.ForeignKey("members.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),  # sha256 hex; the token itself is never stored
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)

@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from orgs.api.partners import customers_router, integrators_router
 from orgs.handlers import ensure_vendor
 from orgs.settings import OrgsSettings
 from shared.db import UnitOfWork
@@ -15,4 +16,6 @@ def create_app(settings: OrgsSettings | None = None):
         async with UnitOfWork(app.state.session_factory, producer=settings.service_name) as uow:
             app.state.vendor_id = await ensure_vendor(uow, settings.vendor_name)
 
-    return create_service_app(settings, on_startup=create_vendor_on_first_start)
+    return create_service_app(
+        settings, routers=[integrators_router, customers_router], on_startup=create_vendor_on_first_start
+    )

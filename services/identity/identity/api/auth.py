@@ -1,0 +1,151 @@
+"""Sign-in, refresh-token rotation, the caller's own profile, and the published keys."""
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from identity.db import members, refresh_tokens
+from identity.domain.passwords import dummy_hash, verify_password
+from identity.domain.tokens import access_claims, new_refresh_token, normalize_email, token_hash
+from identity.keys import KeyRing
+from identity.settings import IdentitySettings
+from shared.auth.dependencies import CurrentCaller
+from shared.db import UnitOfWork
+from shared.events.identity import SignedIn
+from shared.problems import Problem
+
+router = APIRouter()
+
+_BAD_CREDENTIALS = "The email or password is not correct."
+_BAD_REFRESH = "The refresh token is not valid. Sign in again."
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: str = Field(min_length=3, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class TokenPair(BaseModel):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "bearer"
+
+
+class Me(BaseModel):
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    role: str
+    org_id: uuid.UUID
+    tier: str
+
+
+@router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> dict:
+    return _ring(request).jwks()
+
+
+@router.post("/api/v1/auth/login")
+async def login(body: LoginRequest, request: Request) -> TokenPair:
+    email = normalize_email(body.email)
+    async with request.app.state.session_factory() as session:
+        member = (await session.execute(sa.select(members).where(members.c.email == email))).one_or_none()
+    # Verified outside any transaction (it takes a while); an unknown email costs the same time.
+    stored_hash = member.password_hash if member is not None else dummy_hash()
+    password_ok = await asyncio.to_thread(verify_password, body.password, stored_hash)
+    if member is None or not password_ok or member.status != "active":
+        raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
+    async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        refresh = await _store_refresh_token(uow, request, member.id, family_id=uuid.uuid4())
+        uow.record(SignedIn(member_id=member.id, org_id=member.org_id), visible_to=[member.org_id],
+                   actor_org_id=member.org_id, actor_user_id=member.id)
+        await uow.commit()
+    return _token_pair(request, member, refresh)
+
+
+@router.post("/api/v1/auth/refresh")
+async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
+    now = datetime.now(UTC)
+    async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        presented = (
+            await uow.session.execute(
+                sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash(body.refresh_token))
+                .with_for_update()
+            )
+        ).one_or_none()
+        if presented is None:
+            raise Problem(401, _BAD_REFRESH)
+        if presented.used_at is not None or presented.revoked_at is not None:
+            # Reuse of a rotated (or revoked) token: someone else may hold the family. End it all.
+            await uow.session.execute(
+                sa.update(refresh_tokens)
+                .where(refresh_tokens.c.family_id == presented.family_id, refresh_tokens.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            await uow.commit()
+            raise Problem(401, _BAD_REFRESH)
+        member = (await uow.session.execute(sa.select(members).where(members.c.id == presented.member_id))).one()
+        if presented.expires_at <= now or member.status != "active":
+            raise Problem(401, _BAD_REFRESH)
+        await uow.session.execute(
+            sa.update(refresh_tokens).where(refresh_tokens.c.id == presented.id).values(used_at=now)
+        )
+        new_refresh = await _store_refresh_token(uow, request, member.id, family_id=presented.family_id)
+        await uow.commit()
+    return _token_pair(request, member, new_refresh)
+
+
+@router.get("/api/v1/me")
+async def me(caller: CurrentCaller, request: Request) -> Me:
+    async with request.app.state.session_factory() as session:
+        member = (
+            await session.execute(
+                sa.select(members).where(members.c.id == caller.user_id, members.c.org_id == caller.org_id)
+            )
+        ).one_or_none()
+    if member is None or member.status != "active":
+        raise Problem(401, "This account no longer exists. Sign in again.", headers={"WWW-Authenticate": "Bearer"})
+    return Me(id=member.id, email=member.email, first_name=member.first_name, last_name=member.last_name,
+              role=member.role, org_id=member.org_id, tier=member.tier)
+
+
+async def _store_refresh_token(uow: UnitOfWork, request: Request, member_id: uuid.UUID, family_id: uuid.UUID) -> str:
+    settings: IdentitySettings = request.app.state.settings
+    token = new_refresh_token()
+    await uow.session.execute(
+        sa.insert(refresh_tokens).values(
+            id=uuid.uuid4(), family_id=family_id, member_id=member_id, token_hash=token_hash(token),
+            expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
+        )
+    )
+    return token
+
+
+def _token_pair(request: Request, member, refresh: str) -> TokenPair:
+    settings: IdentitySettings = request.app.state.settings
+    claims = access_claims(
+        member_id=member.id, org_id=member.org_id, tier=member.tier, role=member.role, email=member.email,
+        issuer=settings.jwt_issuer, audience=settings.jwt_audience, now=int(time.time()),
+        lifetime=settings.access_token_ttl_seconds,
+    )
+    access = _ring(request).active.sign(claims)
+    return TokenPair(access_token=access, refresh_token=refresh, expires_in=settings.access_token_ttl_seconds)
+
+
+def _ring(request: Request) -> KeyRing:
+    return request.app.state.key_ring
