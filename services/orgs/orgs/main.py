@@ -2,6 +2,7 @@
 
 from fastapi import FastAPI
 
+from orgs.api.distributors import router as distributors_router
 from orgs.api.partners import customers_router, integrators_router
 from orgs.handlers import ensure_vendor
 from orgs.settings import OrgsSettings
@@ -17,5 +18,5 @@ def create_app(settings: OrgsSettings | None = None):
             app.state.vendor_id = await ensure_vendor(uow, settings.vendor_name)
 
     return create_service_app(
-        settings, routers=[integrators_router, customers_router], on_startup=create_vendor_on_first_start
+        settings, routers=[distributors_router, integrators_router, customers_router], on_startup=create_vendor_on_first_start
     )

@@ -16,7 +16,10 @@ async def test_replicas_starting_together_create_one_vendor_and_one_event(infras
             vendors = (await conn.execute(sa.text("SELECT id FROM organizations WHERE tier = 'vendor'"))).scalars().all()
             events = (
                 await conn.execute(
-                    sa.text("SELECT count(*) FROM outbox WHERE routing_key = 'orgs.organization.created'")
+                    sa.text(
+                        "SELECT count(*) FROM outbox WHERE routing_key = 'orgs.organization.created'"
+                        " AND body->'payload'->>'tier' = 'vendor'"
+                    )
                 )
             ).scalar_one()
     assert len(vendor_ids) == 1

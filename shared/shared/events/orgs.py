@@ -16,6 +16,8 @@ class OrganizationCreated(EventPayload):
     country: str | None = None
     email_domain: str | None = None
     default_representative_email: str | None = None
+    # A distributor's first Admin, invited by identity (distributors only).
+    admin_email: str | None = None
 
 
 class OrganizationArchived(EventPayload):
@@ -36,3 +38,51 @@ class OrganizationUnarchived(EventPayload):
     name: str
     tier: str
     parent_id: uuid.UUID | None = None
+
+
+class OrganizationUpdated(EventPayload):
+    routing_key = "orgs.organization.updated"
+
+    org_id: uuid.UUID
+    name: str
+    tier: str
+    parent_id: uuid.UUID | None = None
+    changed: list[str] = []
+    country: str | None = None
+    email_domain: str | None = None
+
+
+class RepresentativeAdded(EventPayload):
+    routing_key = "orgs.representative.added"
+
+    org_id: uuid.UUID
+    representative_id: uuid.UUID
+    email: str
+    is_default: bool = False
+
+
+class RepresentativeUpdated(EventPayload):
+    routing_key = "orgs.representative.updated"
+
+    org_id: uuid.UUID
+    representative_id: uuid.UUID
+    email: str
+    changed: list[str] = []
+
+
+class RepresentativeRemoved(EventPayload):
+    routing_key = "orgs.representative.removed"
+
+    org_id: uuid.UUID
+    representative_id: uuid.UUID
+    email: str
+    # Set when the removed one was the default and another took its place.
+    new_default_id: uuid.UUID | None = None
+
+
+class RepresentativeMadeDefault(EventPayload):
+    routing_key = "orgs.representative.made_default"
+
+    org_id: uuid.UUID
+    representative_id: uuid.UUID
+    email: str

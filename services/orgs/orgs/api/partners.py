@@ -16,6 +16,7 @@ from orgs.domain.partners import (
     check_country,
     check_email,
     check_email_domain,
+    MAX_REPRESENTATIVES,
     check_phone,
     default_representative,
 )
@@ -23,7 +24,16 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.orgs import OrganizationArchived, OrganizationCreated, OrganizationUnarchived
+from shared.events.orgs import (
+    OrganizationArchived,
+    OrganizationCreated,
+    OrganizationUnarchived,
+    OrganizationUpdated,
+    RepresentativeAdded,
+    RepresentativeMadeDefault,
+    RepresentativeRemoved,
+    RepresentativeUpdated,
+)
 from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
 from shared.problems import Problem
 
@@ -66,6 +76,42 @@ class PartnerIn(BaseModel):
         for i, rep in enumerate(self.representatives):
             rep.is_default = i == index
         return self
+
+
+class CompanyPatch(BaseModel):
+    """A partial update of the company fields; tier, status, parent and ids are not among them."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    email_domain: EmailDomain | None = None
+    address: Annotated[str, Field(max_length=500)] | None = None
+    country: Country | None = None
+    phone: Phone | None = None
+    contact_name: Annotated[str, Field(max_length=200)] | None = None
+    contact_email: Email | None = None
+    tax_id: Annotated[str, Field(max_length=50)] | None = None
+    note: Note | None = None
+
+
+class RepresentativeAddIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: Email
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    note: Note | None = None
+
+
+class RepresentativePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: Email | None = None
+    first_name: Name | None = None
+    last_name: Name | None = None
+    phone: Phone | None = None
+    note: Note | None = None
 
 
 class RepresentativeOut(BaseModel):
@@ -127,7 +173,8 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                     .returning(organizations)
                 )
             ).mappings().one()
-            await uow.session.execute(sa.insert(representatives), reps)
+            # clock_timestamp(): the order of addition decides which one becomes default next.
+            await uow.session.execute(sa.insert(representatives).values(created_at=sa.func.clock_timestamp()), reps)
             default_email = next(r["email"] for r in reps if r["is_default"])
             uow.record(
                 OrganizationCreated(
@@ -216,6 +263,194 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
             )
             await uow.commit()
         return PartnerOut.model_validate(dict(updated))
+
+    @router.patch("/{org_id}", response_model=PartnerOut)
+    async def update(
+        request: Request, org_id: uuid.UUID, body: CompanyPatch, caller: Caller = require(Action.MANAGE_PARTNERS)
+    ):
+        changes = body.model_dump(exclude_unset=True)
+        if changes.get("name", "") is None:
+            raise Problem(422, "name may not be empty.")
+        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
+            if org is None:
+                raise Problem(404, f"No {noun} with id {org_id}.")
+            changed = sorted(k for k, v in changes.items() if org[k] != v)
+            if not changed:
+                return PartnerOut.model_validate(dict(org))
+            updated = (
+                await uow.session.execute(
+                    sa.update(organizations)
+                    .where(organizations.c.id == org_id)
+                    .values(**{k: changes[k] for k in changed})
+                    .returning(organizations)
+                )
+            ).mappings().one()
+            uow.record(
+                OrganizationUpdated(
+                    org_id=org_id,
+                    name=updated["name"],
+                    tier=noun,
+                    parent_id=caller.org_id,
+                    changed=changed,
+                    country=updated["country"],
+                    email_domain=updated["email_domain"],
+                ),
+                visible_to=[org_id, caller.org_id],
+                actor_org_id=caller.org_id,
+                actor_user_id=caller.user_id,
+            )
+            await uow.commit()
+        return PartnerOut.model_validate(dict(updated))
+
+    async def locked(uow: UnitOfWork, caller: Caller, org_id: uuid.UUID):
+        """Locks the org row so concurrent representative changes run one after another."""
+        org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
+        if org is None:
+            raise Problem(404, f"No {noun} with id {org_id}.")
+        reps = (
+            await uow.session.execute(
+                sa.select(representatives)
+                .where(representatives.c.org_id == org_id)
+                .order_by(representatives.c.created_at, representatives.c.id)
+            )
+        ).mappings().all()
+        return org, reps
+
+    def find(reps, org_id: uuid.UUID, rep_id: uuid.UUID):
+        rep = next((r for r in reps if r["id"] == rep_id), None)
+        if rep is None:
+            raise Problem(404, f"No representative with id {rep_id} in {noun} {org_id}.")
+        return rep
+
+    def record(uow: UnitOfWork, caller: Caller, org_id: uuid.UUID, event) -> None:
+        uow.record(event, visible_to=[org_id, caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
+
+    def clash(reps, email: str, except_id: uuid.UUID | None = None) -> None:
+        if any(r["email"].lower() == email.lower() and r["id"] != except_id for r in reps):
+            raise Problem(409, f"A representative with email '{email}' already exists in this {noun}.")
+
+    @router.post("/{org_id}/representatives", status_code=201, response_model=RepresentativeOut)
+    async def add_representative(
+        request: Request, org_id: uuid.UUID, body: RepresentativeAddIn, caller: Caller = require(Action.MANAGE_PARTNERS)
+    ):
+        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            _, reps = await locked(uow, caller, org_id)
+            if len(reps) >= MAX_REPRESENTATIVES:
+                raise Problem(422, f"A {noun} may have at most {MAX_REPRESENTATIVES} representatives.")
+            clash(reps, body.email)
+            rep = (
+                await uow.session.execute(
+                    sa.insert(representatives)
+                    .values(
+                        id=uuid.uuid4(),
+                        org_id=org_id,
+                        is_default=not reps,
+                        created_at=sa.func.clock_timestamp(),
+                        **body.model_dump(),
+                    )
+                    .returning(representatives)
+                )
+            ).mappings().one()
+            record(
+                uow,
+                caller,
+                org_id,
+                RepresentativeAdded(
+                    org_id=org_id, representative_id=rep["id"], email=rep["email"], is_default=rep["is_default"]
+                ),
+            )
+            await uow.commit()
+        return RepresentativeOut.model_validate(dict(rep))
+
+    @router.patch("/{org_id}/representatives/{rep_id}", response_model=RepresentativeOut)
+    async def update_representative(
+        request: Request,
+        org_id: uuid.UUID,
+        rep_id: uuid.UUID,
+        body: RepresentativePatch,
+        caller: Caller = require(Action.MANAGE_PARTNERS),
+    ):
+        changes = body.model_dump(exclude_unset=True)
+        if changes.get("email", "") is None:
+            raise Problem(422, "email may not be empty.")
+        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            _, reps = await locked(uow, caller, org_id)
+            rep = find(reps, org_id, rep_id)
+            if "email" in changes:
+                clash(reps, changes["email"], except_id=rep_id)
+            changed = sorted(k for k, v in changes.items() if rep[k] != v)
+            if not changed:
+                return RepresentativeOut.model_validate(dict(rep))
+            rep = (
+                await uow.session.execute(
+                    sa.update(representatives)
+                    .where(representatives.c.id == rep_id)
+                    .values(**{k: changes[k] for k in changed})
+                    .returning(representatives)
+                )
+            ).mappings().one()
+            record(
+                uow,
+                caller,
+                org_id,
+                RepresentativeUpdated(org_id=org_id, representative_id=rep_id, email=rep["email"], changed=changed),
+            )
+            await uow.commit()
+        return RepresentativeOut.model_validate(dict(rep))
+
+    @router.delete("/{org_id}/representatives/{rep_id}", status_code=204)
+    async def remove_representative(
+        request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
+    ):
+        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            _, reps = await locked(uow, caller, org_id)
+            rep = find(reps, org_id, rep_id)
+            if len(reps) == 1:
+                raise Problem(409, f"The last representative of a {noun} cannot be removed.")
+            await uow.session.execute(sa.delete(representatives).where(representatives.c.id == rep_id))
+            new_default = None
+            if rep["is_default"]:
+                new_default = next(r for r in reps if r["id"] != rep_id)["id"]  # the oldest remaining one
+                await uow.session.execute(
+                    sa.update(representatives).where(representatives.c.id == new_default).values(is_default=True)
+                )
+            record(
+                uow,
+                caller,
+                org_id,
+                RepresentativeRemoved(
+                    org_id=org_id, representative_id=rep_id, email=rep["email"], new_default_id=new_default
+                ),
+            )
+            await uow.commit()
+
+    @router.post("/{org_id}/representatives/{rep_id}/make-default", response_model=RepresentativeOut)
+    async def make_default(
+        request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
+    ):
+        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            _, reps = await locked(uow, caller, org_id)
+            rep = find(reps, org_id, rep_id)
+            if rep["is_default"]:
+                return RepresentativeOut.model_validate(dict(rep))
+            await uow.session.execute(
+                sa.update(representatives)
+                .where(representatives.c.org_id == org_id, representatives.c.is_default)
+                .values(is_default=False)
+            )
+            rep = (
+                await uow.session.execute(
+                    sa.update(representatives)
+                    .where(representatives.c.id == rep_id)
+                    .values(is_default=True)
+                    .returning(representatives)
+                )
+            ).mappings().one()
+            event = RepresentativeMadeDefault(org_id=org_id, representative_id=rep_id, email=rep["email"])
+            record(uow, caller, org_id, event)
+            await uow.commit()
+        return RepresentativeOut.model_validate(dict(rep))
 
     @router.post("/{org_id}/archive", response_model=PartnerOut)
     async def archive(request: Request, org_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)):
