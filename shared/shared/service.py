@@ -46,10 +46,15 @@ def create_service_app(
         try:
             yield
         finally:
+            # Shutdown is bounded: a worker stuck in cleanup must not keep the process from exiting
+            # (unacknowledged messages are redelivered, unpublished outbox rows wait for the next relay).
             for task in tasks:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            await engine.dispose()
+            _, stuck = await asyncio.wait(tasks, timeout=5)
+            if stuck:
+                log.warning("background workers did not stop within 5 s", service=settings.service_name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(engine.dispose(), timeout=5)
 
     app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan)
     app.state.settings = settings

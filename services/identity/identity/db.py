@@ -29,6 +29,7 @@ members = sa.Table(
     sa.Column("email", sa.Text, nullable=False, unique=True),  # stored lowercased
     sa.Column("first_name", sa.Text, nullable=False),
     sa.Column("last_name", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
@@ -47,4 +48,24 @@ refresh_tokens = sa.Table(
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True)),
     sa.Column("revoked_at", sa.DateTime(timezone=True)),
+)
+
+invites = sa.Table(
+    "invites",
+    metadata,
+    sa.Column("id", UUID(as_uuid=True), primary_key=True),
+    sa.Column("org_id", UUID(as_uuid=True), nullable=False, index=True),
+    sa.Column("tier", sa.Text, nullable=False),
+    sa.Column("email", sa.Text, nullable=False),  # stored lowercased
+    sa.Column("phone", sa.Text),
+    sa.Column("role", sa.Text, nullable=False),
+    sa.Column("token_hash", sa.Text, nullable=False, unique=True),  # sha256 hex; the token itself is never stored
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("accepted_at", sa.DateTime(timezone=True)),
+    sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.CheckConstraint("email = lower(email)", name="invites_email_lowercase"),
+    # At most one pending invite per email, even under concurrent requests.
+    sa.Index("invites_one_pending_per_email", "email", unique=True,
+             postgresql_where=sa.text("accepted_at IS NULL AND NOT deleted")),
 )

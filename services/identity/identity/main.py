@@ -3,6 +3,8 @@
 from fastapi import FastAPI
 
 from identity.api.auth import router as auth_router
+from identity.api.invites import router as invites_router
+from identity.api.members import router as members_router
 from identity.handlers import event_handlers
 from identity.keys import KeyRing, OwnKeysVerifier
 from identity.settings import IdentitySettings
@@ -15,7 +17,7 @@ def create_app(settings: IdentitySettings | None = None) -> FastAPI:
     async def on_startup(app: FastAPI) -> None:
         await app.state.key_ring.ensure_and_load()
 
-    app = create_service_app(settings, routers=[auth_router], event_handlers=event_handlers(settings),
+    app = create_service_app(settings, routers=[auth_router, invites_router, members_router], event_handlers=event_handlers(settings),
                              on_startup=on_startup)
     app.state.key_ring = KeyRing(app.state.session_factory)
     app.state.token_verifier = OwnKeysVerifier(app.state.key_ring, audience=settings.jwt_audience,
