@@ -3,6 +3,7 @@ workers (outbox relay, event consumer) that live as long as the app."""
 
 import asyncio
 import contextlib
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from fastapi import APIRouter, FastAPI
@@ -28,7 +29,10 @@ def create_service_app(
     routers: Sequence[APIRouter] = (),
     event_handlers: Mapping[str, EventHandler] | None = None,
     on_startup: Callable[[FastAPI], Awaitable[None]] | None = None,
+    background_workers: Mapping[str, Callable[[FastAPI], Awaitable[None]]] | None = None,
 ) -> FastAPI:
+    """`background_workers` (name -> loop taking the app) run beside the relay and the consumer,
+    restarted when they fail, stopped with the app."""
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     engine = create_engine(settings.resolved_database_url(), settings.db_pool_size)
@@ -41,6 +45,8 @@ def create_service_app(
         workers = [_keep_running("outbox relay", _relay(settings, engine).run)]
         if event_handlers is not None:
             workers.append(_keep_running("event consumer", _consumer(settings, session_factory, event_handlers).run))
+        for name, loop in (background_workers or {}).items():
+            workers.append(_keep_running(name, functools.partial(loop, app)))
         tasks = [asyncio.create_task(w) for w in workers]
         log.info("service started", service=settings.service_name)
         try:

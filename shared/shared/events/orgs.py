@@ -5,6 +5,17 @@ import uuid
 from shared.events.envelope import EventPayload
 
 
+class RepresentativeInfo(EventPayload):
+    """A representative as other services keep it (the transactions log shows them)."""
+
+    representative_id: uuid.UUID
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
+    is_default: bool = False
+
+
 class OrganizationCreated(EventPayload):
     routing_key = "orgs.organization.created"
 
@@ -18,6 +29,7 @@ class OrganizationCreated(EventPayload):
     default_representative_email: str | None = None
     # A distributor's first Admin, invited by identity (distributors only).
     admin_email: str | None = None
+    representatives: list[RepresentativeInfo] = []
 
 
 class OrganizationArchived(EventPayload):
@@ -59,6 +71,9 @@ class RepresentativeAdded(EventPayload):
     representative_id: uuid.UUID
     email: str
     is_default: bool = False
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
 
 
 class RepresentativeUpdated(EventPayload):
@@ -68,6 +83,9 @@ class RepresentativeUpdated(EventPayload):
     representative_id: uuid.UUID
     email: str
     changed: list[str] = []
+    first_name: str | None = None
+    last_name: str | None = None
+    phone: str | None = None
 
 
 class RepresentativeRemoved(EventPayload):

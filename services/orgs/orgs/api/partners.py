@@ -30,6 +30,7 @@ from shared.events.orgs import (
     OrganizationUnarchived,
     OrganizationUpdated,
     RepresentativeAdded,
+    RepresentativeInfo,
     RepresentativeMadeDefault,
     RepresentativeRemoved,
     RepresentativeUpdated,
@@ -43,6 +44,18 @@ Country = Annotated[str, Field(max_length=2), AfterValidator(check_country)]
 Phone = Annotated[str, Field(max_length=32), AfterValidator(check_phone)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
 Note = Annotated[str, Field(max_length=2000)]
+
+
+def representative_info(rep) -> RepresentativeInfo:
+    """A representative as the events carry it, for services that keep a copy."""
+    return RepresentativeInfo(
+        representative_id=rep["id"],
+        email=rep["email"],
+        first_name=rep.get("first_name"),
+        last_name=rep.get("last_name"),
+        phone=rep.get("phone"),
+        is_default=rep["is_default"],
+    )
 
 
 class RepresentativeIn(BaseModel):
@@ -185,6 +198,7 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                     country=body.country,
                     email_domain=body.email_domain,
                     default_representative_email=default_email,
+                    representatives=[representative_info(r) for r in reps],
                 ),
                 visible_to=[org_id, caller.org_id],
                 actor_org_id=caller.org_id,
@@ -356,9 +370,7 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 uow,
                 caller,
                 org_id,
-                RepresentativeAdded(
-                    org_id=org_id, representative_id=rep["id"], email=rep["email"], is_default=rep["is_default"]
-                ),
+                RepresentativeAdded(org_id=org_id, **representative_info(rep).model_dump()),
             )
             await uow.commit()
         return RepresentativeOut.model_validate(dict(rep))
@@ -394,7 +406,9 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 uow,
                 caller,
                 org_id,
-                RepresentativeUpdated(org_id=org_id, representative_id=rep_id, email=rep["email"], changed=changed),
+                RepresentativeUpdated(
+                    org_id=org_id, changed=changed, **representative_info(rep).model_dump(exclude={"is_default"})
+                ),
             )
             await uow.commit()
         return RepresentativeOut.model_validate(dict(rep))

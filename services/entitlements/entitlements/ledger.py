@@ -1,0 +1,146 @@
+"""The quantity ledger: the only code that changes a holding. Each change writes its ledger entry
+in the same transaction (the caller's unit of work), so conservation holds at every commit.
+
+A transfer or an activation locks the sender's holding row (FOR UPDATE) before it reads what is
+available: concurrent requests for the same holding queue up and never overdraw it.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from entitlements.db import entitlement_lines, entitlements, holdings, ledger_entries, products
+from entitlements.domain.transfers import Move, Refusal, decide_transfer
+from shared.events.entitlements import TransferCompleted, TransferRejected
+from shared.events.transfers import TransferRequested
+from shared.org_directory import find_org, why_not_eligible
+
+# Which running total of the holding each kind of entry adds to.
+_TOTAL_FOR_KIND = {"issue": "received", "transfer_in": "received", "transfer_out": "transferred",
+                   "activation": "activated"}
+
+
+@dataclass(frozen=True)
+class Line:
+    id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    product_description: str | None
+    quantity: int
+    entitlement_status: str
+    expiration_date: date | None
+    po_number: str | None
+    sales_order: str
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+async def find_line(session: AsyncSession, entitlement_id: str, product_id: uuid.UUID) -> Line | None:
+    row = (
+        await session.execute(
+            sa.select(
+                entitlement_lines.c.id, entitlement_lines.c.entitlement_id, entitlement_lines.c.product_id,
+                products.c.name, products.c.description, entitlement_lines.c.quantity, entitlements.c.status,
+                entitlements.c.expiration_date, entitlements.c.po_number, entitlements.c.sales_order,
+            )
+            .join(entitlements, entitlements.c.id == entitlement_lines.c.entitlement_id)
+            .join(products, products.c.id == entitlement_lines.c.product_id)
+            .where(entitlement_lines.c.entitlement_id == entitlement_id, entitlement_lines.c.product_id == product_id)
+        )
+    ).one_or_none()
+    return Line(*row) if row else None
+
+
+async def locked_available(session: AsyncSession, line_id: uuid.UUID, org_id: uuid.UUID) -> int | None:
+    """What the org holds of the line, with its holding row locked until commit; None: no holding."""
+    return (
+        await session.execute(
+            sa.select(holdings.c.available)
+            .where(holdings.c.line_id == line_id, holdings.c.org_id == org_id)
+            .with_for_update()
+        )
+    ).scalar_one_or_none()
+
+
+async def change_holding(
+    session: AsyncSession,
+    *,
+    line_id: uuid.UUID,
+    org_id: uuid.UUID,
+    delta: int,
+    kind: str,
+    transfer_id: uuid.UUID | None = None,
+    activation_id: uuid.UUID | None = None,
+    counterparty_org_id: uuid.UUID | None = None,
+    actor_user_id: uuid.UUID | None = None,
+) -> int:
+    """Adds `delta` (negative: takes) to the org's holding and writes the ledger entry; returns
+    what is available after. A holding that would go negative fails the transaction (a CHECK)."""
+    total = _TOTAL_FOR_KIND[kind]
+    statement = insert(holdings).values(line_id=line_id, org_id=org_id, available=delta, **{total: abs(delta)})
+    available_after = (
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["line_id", "org_id"],
+                set_={"available": holdings.c.available + delta, total: holdings.c[total] + abs(delta),
+                      "updated_at": sa.func.now()},
+            ).returning(holdings.c.available)
+        )
+    ).scalar_one()
+    await session.execute(
+        sa.insert(ledger_entries).values(
+            line_id=line_id, org_id=org_id, kind=kind, quantity=delta, available_after=available_after,
+            transfer_id=transfer_id, activation_id=activation_id, counterparty_org_id=counterparty_org_id,
+            actor_user_id=actor_user_id,
+        )
+    )
+    return available_after
+
+
+async def apply_transfer(session: AsyncSession, request: TransferRequested) -> TransferCompleted | TransferRejected:
+    """Moves the licenses in the caller's transaction, or says why not (and moves nothing)."""
+    line = await find_line(session, request.entitlement_id, request.product_id)
+    available = None if line is None else await locked_available(session, line.id, request.from_org_id)
+    if line is None or available is None:
+        return _rejected(request, Refusal(
+            "unknown_line", f"You hold no licenses of this product in entitlement {request.entitlement_id}."))
+    outcome = decide_transfer(
+        available=available,
+        requested=request.quantity,
+        entitlement_status=line.entitlement_status,
+        expiration_date=line.expiration_date,
+        today=today(),
+        destination_problem=why_not_eligible(await find_org(session, request.to_org_id), request.from_org_id),
+    )
+    if isinstance(outcome, Refusal):
+        return _rejected(request, outcome)
+    await _move(session, line, request, outcome)
+    return TransferCompleted(
+        transfer_id=request.transfer_id, from_org_id=request.from_org_id, to_org_id=request.to_org_id,
+        entitlement_id=line.entitlement_id, product_id=line.product_id, product_name=line.product_name,
+        product_description=line.product_description, quantity=outcome.quantity, action=outcome.action,
+        po_number=line.po_number, sales_order=line.sales_order,
+    )
+
+
+async def _move(session: AsyncSession, line: Line, request: TransferRequested, move: Move) -> None:
+    common = dict(line_id=line.id, transfer_id=request.transfer_id, actor_user_id=request.requested_by)
+    await change_holding(session, org_id=request.from_org_id, delta=-move.quantity, kind="transfer_out",
+                         counterparty_org_id=request.to_org_id, **common)
+    await change_holding(session, org_id=request.to_org_id, delta=move.quantity, kind="transfer_in",
+                         counterparty_org_id=request.from_org_id, **common)
+
+
+def _rejected(request: TransferRequested, refusal: Refusal) -> TransferRejected:
+    return TransferRejected(
+        transfer_id=request.transfer_id, from_org_id=request.from_org_id, to_org_id=request.to_org_id,
+        entitlement_id=request.entitlement_id, product_id=request.product_id, quantity=request.quantity,
+        reason_code=refusal.code, reason=refusal.reason,
+    )

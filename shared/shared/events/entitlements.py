@@ -1,0 +1,106 @@
+"""Events produced by the entitlements service: products, entitlements, the outcome of a transfer
+request (the ledger is the one place that decides), and activations."""
+
+import uuid
+from datetime import date
+
+from shared.events.envelope import EventPayload
+
+
+class ProductCreated(EventPayload):
+    routing_key = "entitlements.product.created"
+
+    product_id: uuid.UUID
+    name: str
+    license_type: str
+    description: str | None = None
+    deployment_type: str | None = None
+
+
+class EntitlementLine(EventPayload):
+    product_id: uuid.UUID
+    product_name: str
+    quantity: int
+
+
+class EntitlementIssued(EventPayload):
+    """The vendor issued an order to a distributor, which now holds every line's whole quantity."""
+
+    routing_key = "entitlements.entitlement.issued"
+
+    entitlement_id: str  # human readable, shown to users, follows the licenses down the tiers
+    distributor_id: uuid.UUID
+    sales_order: str
+    po_number: str | None = None
+    order_date: date
+    expiration_date: date | None = None
+    lines: list[EntitlementLine]
+
+
+class EntitlementExpiringSoon(EventPayload):
+    """Sent once per entitlement 30, 7 and 1 days before it expires, to the orgs holding some of it."""
+
+    routing_key = "entitlements.entitlement.expiring_soon"
+
+    entitlement_id: str
+    expiration_date: date
+    days_left: int
+    holder_org_ids: list[uuid.UUID]
+
+
+class EntitlementExpired(EventPayload):
+    routing_key = "entitlements.entitlement.expired"
+
+    entitlement_id: str
+    expiration_date: date
+    holder_org_ids: list[uuid.UUID]
+
+
+class TransferCompleted(EventPayload):
+    """The ledger moved `quantity` of one entitlement line from one org to its child, in one
+    transaction. Carries what the transactions log and the emails show."""
+
+    routing_key = "entitlements.transfer.completed"
+
+    transfer_id: uuid.UUID
+    from_org_id: uuid.UUID
+    to_org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    product_description: str | None = None
+    quantity: int
+    action: str  # "transfer" (the whole available quantity) or "split" (a chosen part)
+    po_number: str | None = None
+    sales_order: str | None = None
+
+
+class TransferRejected(EventPayload):
+    """The ledger refused a transfer request; nothing moved."""
+
+    routing_key = "entitlements.transfer.rejected"
+
+    transfer_id: uuid.UUID
+    from_org_id: uuid.UUID
+    to_org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    quantity: int | None = None
+    # insufficient_quantity, entitlement_expired, entitlement_not_active, destination_not_eligible,
+    # unknown_line
+    reason_code: str
+    reason: str
+
+
+class LicensesActivated(EventPayload):
+    routing_key = "entitlements.activation.created"
+
+    activation_id: uuid.UUID
+    org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    quantity: int
+    project_name: str
+    project_manager: str | None = None
+    serial_number: str | None = None

@@ -1,0 +1,101 @@
+"""`Idempotency-Key` for POSTs that create something: the same key and body give the same answer,
+and the work is done once.
+
+The key is claimed by an insert in the request's own transaction. A concurrent request with the
+same key waits on that row's unique index until the first commits, then replays its answer; if
+the first rolled back, the second does the work. The stored answer is written in the same
+transaction as the work, so a crash leaves either both or neither.
+
+    async with UnitOfWork(...) as uow:
+        replay = await claim_idempotency_key(uow.session, key, scope=..., request_body=body)
+        if replay is not None:
+            return replay
+        ...the work...
+        await remember_response(uow.session, key, scope=..., status=201, body=answer)
+        await uow.commit()
+"""
+
+import hashlib
+import json
+from typing import Annotated, Any
+
+import sqlalchemy as sa
+from fastapi import Header
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.problems import Problem
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Retry-safe creation: the same key and body give the same answer, once.",
+    ),
+]
+
+
+def add_idempotency_table(metadata: sa.MetaData) -> sa.Table:
+    return sa.Table(
+        "idempotency_keys",
+        metadata,
+        # The scope keeps keys of different callers and routes apart (org, user, route).
+        sa.Column("scope", sa.Text, primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
+        sa.Column("request_hash", sa.Text, nullable=False),
+        sa.Column("status", sa.Integer),
+        sa.Column("body", JSONB),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    )
+
+
+def create_idempotency_table(op) -> None:
+    """Called from an Alembic migration of each service that takes Idempotency-Key."""
+    metadata = sa.MetaData()
+    add_idempotency_table(metadata)
+    metadata.create_all(bind=op.get_bind())
+
+
+_CLAIM = sa.text(
+    "INSERT INTO idempotency_keys (scope, key, request_hash) VALUES (:scope, :key, :hash)"
+    " ON CONFLICT DO NOTHING RETURNING key"
+)
+_STORED = sa.text("SELECT request_hash, status, body FROM idempotency_keys WHERE scope = :scope AND key = :key")
+_REMEMBER = sa.text(
+    "UPDATE idempotency_keys SET status = :status, body = CAST(:body AS jsonb) WHERE scope = :scope AND key = :key"
+)
+
+
+def _hash(request_body: Any) -> str:
+    canonical = json.dumps(jsonable_encoder(request_body), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+async def claim_idempotency_key(
+    session: AsyncSession, key: str | None, *, scope: str, request_body: Any
+) -> JSONResponse | None:
+    """None: go ahead and do the work (or no key was sent). A response: replay it, do nothing."""
+    if key is None:
+        return None
+    request_hash = _hash(request_body)
+    params = {"scope": scope, "key": key, "hash": request_hash}
+    if (await session.execute(_CLAIM, params)).scalar_one_or_none() is not None:
+        return None
+    stored = (await session.execute(_STORED, params)).one()
+    if stored.request_hash != request_hash:
+        raise Problem(422, "This Idempotency-Key was already used with a different request body; use a new key.")
+    if stored.status is None:  # cannot happen after the claimer committed; kept as a clear answer
+        raise Problem(409, "A request with this Idempotency-Key is still in progress; retry shortly.")
+    return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
+
+
+async def remember_response(session: AsyncSession, key: str | None, *, scope: str, status: int, body: Any) -> None:
+    if key is None:
+        return
+    await session.execute(
+        _REMEMBER, {"scope": scope, "key": key, "status": status, "body": json.dumps(jsonable_encoder(body))}
+    )
