@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from entitlements.db import entitlement_lines, entitlements, holdings, ledger_entries, products
-from entitlements.domain.transfers import Move, Refusal, decide_transfer
+from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
+from entitlements.domain.transfers import Move, Refusal, decide_transfer, is_expired
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
 from shared.org_directory import find_org, why_not_eligible
@@ -84,16 +84,24 @@ async def change_holding(
     """Adds `delta` (negative: takes) to the org's holding and writes the ledger entry; returns
     what is available after. A holding that would go negative fails the transaction (a CHECK)."""
     total = _TOTAL_FOR_KIND[kind]
-    statement = insert(holdings).values(line_id=line_id, org_id=org_id, available=delta, **{total: abs(delta)})
-    available_after = (
-        await session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["line_id", "org_id"],
-                set_={"available": holdings.c.available + delta, total: holdings.c[total] + abs(delta),
-                      "updated_at": sa.func.now()},
-            ).returning(holdings.c.available)
+    increments = {"available": holdings.c.available + delta, total: holdings.c[total] + abs(delta),
+                  "updated_at": sa.func.now()}
+    if delta < 0:
+        # Taking needs an existing holding (an insert's proposed row would fail the CHECK first).
+        statement = (
+            sa.update(holdings)
+            .where(holdings.c.line_id == line_id, holdings.c.org_id == org_id)
+            .values(**increments)
+            .returning(holdings.c.available)
         )
-    ).scalar_one()
+    else:
+        statement = (
+            insert(holdings)
+            .values(line_id=line_id, org_id=org_id, available=delta, **{total: delta})
+            .on_conflict_do_update(index_elements=["line_id", "org_id"], set_=increments)
+            .returning(holdings.c.available)
+        )
+    available_after = (await session.execute(statement)).scalar_one()
     await session.execute(
         sa.insert(ledger_entries).values(
             line_id=line_id, org_id=org_id, kind=kind, quantity=delta, available_after=available_after,
@@ -144,3 +152,63 @@ def _rejected(request: TransferRequested, refusal: Refusal) -> TransferRejected:
         entitlement_id=request.entitlement_id, product_id=request.product_id, quantity=request.quantity,
         reason_code=refusal.code, reason=refusal.reason,
     )
+
+
+@dataclass(frozen=True)
+class ActivationRequest:
+    org_id: uuid.UUID
+    quantity: int
+    project_name: str
+    project_manager: str | None = None
+    serial_number: str | None = None
+    activated_by: uuid.UUID | None = None
+    activated_by_name: str | None = None
+
+
+async def activate(session: AsyncSession, line: Line, request: ActivationRequest) -> uuid.UUID | Refusal:
+    """Consumes part of the org's holding for a project: the activation row and the holding change
+    are written together, or nothing is. Returns the activation id, or why not."""
+    available = await locked_available(session, line.id, request.org_id)
+    if available is None:
+        return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {line.entitlement_id}.")
+    if is_expired(line.expiration_date, today()) or line.entitlement_status == "expired":
+        return Refusal("entitlement_expired", f"The entitlement expired on {line.expiration_date}.")
+    if line.entitlement_status != "active":
+        return Refusal("entitlement_not_active", f"The entitlement is {line.entitlement_status}.")
+    if request.quantity > available:
+        return Refusal("insufficient_quantity", f"Only {available} unactivated; {request.quantity} requested.")
+    activation_id = uuid.uuid4()
+    await session.execute(
+        sa.insert(activations).values(
+            id=activation_id, org_id=request.org_id, line_id=line.id, entitlement_id=line.entitlement_id,
+            product_id=line.product_id, quantity=request.quantity, project_name=request.project_name,
+            project_manager=request.project_manager, serial_number=request.serial_number,
+            activated_by=request.activated_by, activated_by_name=request.activated_by_name,
+        )
+    )
+    await change_holding(session, line_id=line.id, org_id=request.org_id, delta=-request.quantity, kind="activation",
+                         activation_id=activation_id, actor_user_id=request.activated_by)
+    return activation_id
+
+
+async def unconserved_lines(session: AsyncSession) -> list[dict]:
+    """The lines where holdings plus active activations differ from the issued quantity, or where a
+    holding is negative or disagrees with its ledger entries: empty when the books balance."""
+    rows = await session.execute(sa.text(_CONSERVATION_CHECK))
+    return [dict(r) for r in rows.mappings()]
+
+
+_CONSERVATION_CHECK = """
+WITH held AS (SELECT line_id, sum(available) AS available, min(available) AS lowest FROM holdings GROUP BY line_id),
+     used AS (SELECT line_id, sum(quantity) AS activated FROM activations WHERE status = 'active' GROUP BY line_id),
+     booked AS (SELECT line_id, org_id, sum(quantity) AS total FROM ledger_entries GROUP BY line_id, org_id),
+     drift AS (SELECT h.line_id FROM holdings h JOIN booked b USING (line_id, org_id) WHERE b.total <> h.available)
+SELECT l.id AS line_id, l.entitlement_id, l.quantity AS issued,
+       coalesce(held.available, 0) AS held, coalesce(used.activated, 0) AS activated, held.lowest
+FROM entitlement_lines l
+LEFT JOIN held ON held.line_id = l.id
+LEFT JOIN used ON used.line_id = l.id
+WHERE coalesce(held.available, 0) + coalesce(used.activated, 0) <> l.quantity
+   OR held.lowest < 0
+   OR l.id IN (SELECT line_id FROM drift)
+"""
