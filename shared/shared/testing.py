@@ -104,6 +104,23 @@ def infrastructure() -> TestInfrastructure:
             asyncio.run(_drop_databases(infra))
 
 
+@contextlib.asynccontextmanager
+async def isolated_infrastructure(infra: TestInfrastructure) -> AsyncIterator[TestInfrastructure]:
+    """A second, empty set of databases and its own vhost, on the same servers: for a test that
+    needs a first start (the vendor and its admin created from nothing) and no other test's events."""
+    if infra.vhost == "/":  # testcontainers' broker: no rabbitmqctl here, share its vhost
+        vhost_context = contextlib.nullcontext(("/", infra.amqp_url))
+    else:
+        vhost_context = _own_vhost(LOCAL_AMQP)
+    with vhost_context as (vhost, amqp_url):
+        isolated = TestInfrastructure(infra.postgres_dsn, amqp_url, f"test_{uuid.uuid4().hex[:8]}", vhost)
+        await _create_databases(isolated)
+        try:
+            yield isolated
+        finally:
+            await _drop_databases(isolated)
+
+
 async def _create_databases(infra: TestInfrastructure) -> None:
     settings = ServiceSettings(postgres_dsn=infra.postgres_dsn)
     for service in SERVICES_WITH_DATABASE:

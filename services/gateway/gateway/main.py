@@ -7,7 +7,7 @@ import contextlib
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from gateway.api import health, proxy
+from gateway.api import dashboard, docs, health, proxy
 from gateway.proxy import ReverseProxy, create_client
 from gateway.settings import GatewaySettings
 from shared.auth.tokens import verifier_for
@@ -37,10 +37,13 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app = FastAPI(title="licensing gateway", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_verifier = verifier_for(settings)
+    app.state.rate_limits = proxy.RateLimits(settings)
     install_problem_handlers(app)
     # Ours first: the shared /readyz checks a database and a broker, which the gateway has not.
     app.include_router(health.router)
     app.include_router(health_router(engine=None, amqp_url=None))
+    app.include_router(dashboard.router)
+    app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")

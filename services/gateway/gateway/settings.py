@@ -24,6 +24,14 @@ class GatewaySettings(ServiceSettings):
     upstream_max_connections: int = 512
     readiness_timeout: float = 2.0
 
+    # Request rates (per second, sustained) and bursts, per client address and per signed-in user.
+    # A burst beyond them gets 429 with Retry-After. 0 turns a limit off (e.g. for load tests).
+    # Kept per gateway process: with N replicas behind a balancer the effective limit is up to N times.
+    rate_limit_per_address: float = 50.0
+    rate_limit_per_address_burst: int = 200
+    rate_limit_per_user: float = 20.0
+    rate_limit_per_user_burst: int = 100
+
     def upstream_urls(self) -> dict[str, str]:
         return {
             "identity": self.identity_url,

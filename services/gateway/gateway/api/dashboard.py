@@ -1,0 +1,47 @@
+"""GET /api/v1/dashboard: the caller's tier's metrics and recent lists, gathered from the services
+with the caller's own token (so each service applies its own scoping and permissions).
+
+Parts are fetched in parallel; a part whose service is down, slow or refuses the caller's role is
+left out and named in `missing`, and the rest is still answered."""
+
+import asyncio
+from dataclasses import dataclass
+
+import httpx
+from fastapi import APIRouter, Request
+
+from gateway.domain.dashboard import Part, parts_for, summarize
+from gateway.domain.routing import API_PREFIX
+from shared.auth.dependencies import CurrentCaller
+
+router = APIRouter(include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    part: Part
+    body: dict | None
+    problem: str | None
+
+
+@router.get(f"{API_PREFIX}/dashboard")
+async def dashboard(request: Request, caller: CurrentCaller) -> dict:
+    request.app.state.rate_limits.check("user", str(caller.user_id))
+    parts = parts_for(caller.tier, caller.role)
+    headers = {"authorization": request.headers["authorization"]}
+    fetched = await asyncio.gather(*(_fetch(request, part, headers) for part in parts))
+    bodies = {f.part.name: f.body for f in fetched if f.body is not None}
+    missing = [{"part": f.part.name, "service": f.part.service, "reason": f.problem} for f in fetched if f.problem]
+    return {"tier": caller.tier.value, "role": caller.role.value, **summarize(caller.tier, bodies), "missing": missing}
+
+
+async def _fetch(request: Request, part: Part, headers: dict) -> Fetched:
+    base = request.app.state.settings.upstream_urls()[part.service]
+    client: httpx.AsyncClient = request.app.state.http
+    try:
+        answer = await client.get(f"{base.rstrip('/')}{part.path}", params=part.params, headers=headers, timeout=5)
+    except httpx.HTTPError as error:
+        return Fetched(part, None, f"the {part.service} service is unavailable ({type(error).__name__})")
+    if answer.status_code != 200:
+        return Fetched(part, None, f"the {part.service} service answered {answer.status_code}")
+    return Fetched(part, answer.json(), None)
