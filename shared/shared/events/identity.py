@@ -20,6 +20,7 @@ class SignedIn(EventPayload):
 
     member_id: uuid.UUID
     org_id: uuid.UUID
+    email: str | None = None  # optional, for the audit log's message
 
 
 class InviteCreated(EventPayload):
@@ -27,6 +28,7 @@ class InviteCreated(EventPayload):
     (never logged, never served by the gateway); only its sha256 is stored by identity."""
 
     routing_key = "identity.invite.created"
+    secret_fields = frozenset({"token"})
 
     invite_id: uuid.UUID
     org_id: uuid.UUID
@@ -40,6 +42,7 @@ class InviteResent(EventPayload):
     """A new token (the old one no longer works); carried for the mail like InviteCreated."""
 
     routing_key = "identity.invite.resent"
+    secret_fields = frozenset({"token"})
 
     invite_id: uuid.UUID
     org_id: uuid.UUID
@@ -64,6 +67,7 @@ class MemberRoleChanged(EventPayload):
     org_id: uuid.UUID
     old_role: str
     new_role: str
+    email: str | None = None  # optional, for the audit log's message
 
 
 class MemberRemoved(EventPayload):
