@@ -164,6 +164,7 @@ def main() -> int:
     sink = not environ.get("SMTP_HOST")
     if sink:
         environ["SMTP_HOST"] = "127.0.0.1"
+        environ.setdefault("LICENSING_DEV_MAIL", "1")  # the gateway shows what the sink caught at /dev/mail
     environ["PYTHONUNBUFFERED"] = "1"
 
     busy = {name: port for name, port in ports.items() if port_listening(port)}

@@ -108,6 +108,8 @@ async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
         except asyncio.CancelledError:
             raise
         except BaseException as error:  # TaskGroup wraps failures in ExceptionGroup
+            if asyncio.current_task().cancelling():
+                raise  # being stopped: a TaskGroup may surface the cancellation as an ExceptionGroup
             attempt += 1
             log.error(f"{name} stopped, restarting", error=repr(error), attempt=attempt)
             await asyncio.sleep(min(0.5 * attempt, 5.0))

@@ -1,25 +1,48 @@
-"""Audit reacts to every event: it stores each one once, with who did it and who may see it."""
+"""Audit reacts to every event: it stores each one once, with who did it and who may see it,
+links it into the hash chain of every org that sees it, and remembers members' emails."""
 
 from sqlalchemy.dialects.postgresql import insert
 
-from audit.db import audit_events
+from audit.chains import append_to_chains
+from audit.db import audit_events, audit_members
 from audit.domain.records import describe
+from audit.domain.subjects import stored_payload, subject_ids
 from shared.bus.consumer import BatchHandler
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
+from shared.events.identity import MemberCreated, MemberRemoved
 
-
-_INSERT = insert(audit_events).on_conflict_do_nothing(index_elements=[audit_events.c.event_id])
+_INSERT = (
+    insert(audit_events)
+    .on_conflict_do_nothing(index_elements=[audit_events.c.event_id])
+    .returning(audit_events.c.event_id)
+)
 
 
 async def record_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """One insert for the whole batch: the audit log sees every event, so it must keep up."""
-    await uow.session.execute(_INSERT, [_row(envelope) for envelope in envelopes])
+    rows = [_row(envelope) for envelope in envelopes]
+    stored = set((await uow.session.execute(_INSERT, rows)).scalars().all())
+    await append_to_chains(uow.session, [row for row in rows if row["event_id"] in stored])
+
+
+async def remember_members(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    rows = {}
+    for envelope in envelopes:
+        contract = MemberCreated if envelope.type == MemberCreated.routing_key else MemberRemoved
+        member = envelope.payload_as(contract)
+        rows[member.member_id] = {"member_id": member.member_id, "org_id": member.org_id, "email": member.email}
+    statement = insert(audit_members)
+    await uow.session.execute(
+        statement.on_conflict_do_update(index_elements=[audit_members.c.member_id], set_={"email": statement.excluded.email}),
+        list(rows.values()),
+    )
 
 
 def _row(envelope: Envelope) -> dict:
     record = describe(envelope.type, envelope.payload)
     actor = [envelope.actor_org_id] if envelope.actor_org_id else []
+    payload = stored_payload(envelope.payload)
     return {
         "event_id": envelope.event_id,
         "type": envelope.type,
@@ -30,9 +53,14 @@ def _row(envelope: Envelope) -> dict:
         "actor_org_id": envelope.actor_org_id,
         "actor_user_id": envelope.actor_user_id,
         "visible_to": list(dict.fromkeys([*envelope.visible_to, *actor])),
+        "subject_ids": subject_ids(payload, envelope.actor_org_id, envelope.actor_user_id),
         "correlation_id": envelope.correlation_id,
-        "payload": envelope.payload,
+        "payload": payload,
     }
 
 
-EVENT_HANDLERS = {"#": BatchHandler(record_events)}
+EVENT_HANDLERS = {
+    "#": BatchHandler(record_events),
+    MemberCreated.routing_key: BatchHandler(remember_members),
+    MemberRemoved.routing_key: BatchHandler(remember_members),
+}

@@ -7,7 +7,7 @@ import contextlib
 from fastapi import FastAPI
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
-from gateway.api import dashboard, docs, health, proxy
+from gateway.api import dashboard, docs, health, mail, proxy
 from gateway.proxy import ReverseProxy, create_client
 from gateway.settings import GatewaySettings
 from shared.auth.tokens import verifier_for
@@ -43,6 +43,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(health_router(engine=None, amqp_url=None))
     app.include_router(dashboard.router)
+    app.include_router(mail.router)  # development only: the local mail sink's messages
     app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
 from shared.db import add_messaging_tables
+from shared.idempotency import add_idempotency_table
 
 metadata = sa.MetaData()
 
@@ -69,3 +70,19 @@ invites = sa.Table(
     sa.Index("invites_one_pending_per_email", "email", unique=True,
              postgresql_where=sa.text("accepted_at IS NULL AND NOT deleted")),
 )
+
+# Sign-in attempts counted against an account (email) and a client address, in the database so
+# that every replica sees the same counts. A row is written before the password is checked and
+# kept when the check fails; a successful sign-in deletes its own rows and its account's.
+sign_in_attempts = sa.Table(
+    "sign_in_attempts",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),  # "account" or "address"
+    sa.Column("subject", sa.Text, nullable=False),  # the lowercased email, or the client address
+    sa.Column("attempted_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("sign_in_attempts_by_subject", "kind", "subject", "attempted_at"),
+    sa.Index("sign_in_attempts_by_age", "attempted_at"),
+)
+
+idempotency_keys = add_idempotency_table(metadata)

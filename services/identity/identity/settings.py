@@ -1,5 +1,6 @@
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from identity.domain.client_address import parse_trusted_proxies
 from shared.settings import ServiceSettings
 
 
@@ -11,5 +12,21 @@ class IdentitySettings(ServiceSettings):
     admin_password: SecretStr = Field(default=SecretStr("licensing-dev-password"), alias="LICENSING_ADMIN_PASSWORD")
 
     invite_ttl_days: int = Field(default=7, ge=1, le=90, alias="INVITE_TTL_DAYS")
-    access_token_ttl_seconds: int = Field(default=900, alias="ACCESS_TOKEN_TTL_SECONDS")
-    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, alias="REFRESH_TOKEN_TTL_SECONDS")
+    # Short on purpose: a removed member's access token works at most this long in other services
+    # (identity refuses refresh at once).
+    access_token_ttl_seconds: int = Field(default=900, ge=1, le=3600, alias="ACCESS_TOKEN_TTL_SECONDS")
+    refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60, alias="REFRESH_TOKEN_TTL_SECONDS")
+
+    # Failed sign-ins within the window, per account (email) and per client address; past the
+    # limit, sign-in answers 429 with Retry-After without checking the password.
+    sign_in_failures_per_account: int = Field(default=5, ge=1, le=10_000, alias="SIGN_IN_FAILURES_PER_ACCOUNT")
+    sign_in_failures_per_address: int = Field(default=20, ge=1, le=100_000, alias="SIGN_IN_FAILURES_PER_ADDRESS")
+    sign_in_failure_window_seconds: int = Field(default=900, ge=1, le=86_400, alias="SIGN_IN_FAILURE_WINDOW_SECONDS")
+    # Peers whose X-Forwarded-For is believed (the gateway): comma-separated addresses or networks.
+    trusted_proxies: str = Field(default="127.0.0.1", alias="TRUSTED_PROXIES")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: str) -> str:
+        parse_trusted_proxies(value)  # fail at start, not on the first sign-in
+        return value

@@ -13,24 +13,10 @@ from identity.db import invites, members, outbox
 from identity.domain.passwords import hash_password
 from identity.domain.tokens import token_hash
 from identity.handlers import invite_first_admin
-from identity.main import create_app
-from identity.settings import IdentitySettings
 from shared.db import UnitOfWork
-from shared.testing import running
 
 PASSWORD = "correct horse battery staple"
 _HASH = hash_password(PASSWORD)
-
-
-@pytest.fixture
-async def identity(infrastructure):
-    settings = infrastructure.settings(IdentitySettings, admin_email=f"a-{uuid.uuid4().hex[:8]}@example.com",
-                                       admin_password=PASSWORD)
-    app = create_app(settings)
-    async with running(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as client:
-            client.app = app
-            yield client
 
 
 async def rows(identity, query):
@@ -198,6 +184,10 @@ async def test_the_last_admin_stays_and_a_removed_member_cannot_refresh(identity
     assert (await identity.get(f"/api/v1/members/{tech['id']}", headers=admin["headers"])).status_code == 404
     kinds = {key for (key,) in await rows(identity, sa.select(outbox.c.routing_key))}
     assert {"identity.member.role_changed", "identity.member.removed"} <= kinds
+    changes = [body["payload"] for (body,) in await rows(identity, sa.select(outbox.c.body).where(
+        outbox.c.routing_key == "identity.member.role_changed"))]
+    assert {"member_id": str(tech["id"]), "org_id": str(org_id), "old_role": "technician", "new_role": "support",
+            "email": tech["email"]} in changes
 
 
 async def test_two_concurrent_demotions_leave_one_admin(identity, org):

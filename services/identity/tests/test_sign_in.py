@@ -13,30 +13,15 @@ import sqlalchemy as sa
 from identity.db import inbox, members, outbox, refresh_tokens, signing_keys
 from identity.handlers import create_first_admin
 from identity.keys import KeyRing
-from identity.main import create_app
-from identity.settings import IdentitySettings
 from shared.auth.permissions import Role, Tier
 from shared.auth.tokens import JwksVerifier
 from shared.bus.topology import declare_topology
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.orgs import OrganizationCreated
-from shared.testing import eventually, running, serving
+from shared.testing import eventually, serving
 
 PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-async def identity(infrastructure):
-    settings = infrastructure.settings(
-        IdentitySettings, admin_email=f"Admin-{uuid.uuid4().hex[:8]}@Example.com", admin_password=PASSWORD
-    )
-    app = create_app(settings)
-    async with running(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://identity") as client:
-            client.app = app
-            client.settings = settings
-            yield client
 
 
 @pytest.fixture
@@ -131,7 +116,8 @@ async def test_sign_in_gives_a_token_that_verifies_with_the_published_keys(ident
     assert (caller.org_id, caller.tier, caller.role, caller.email) == (org_id, Tier.VENDOR, Role.ADMIN, email)
 
     started = await rows(identity, sa.select(outbox.c.body).where(outbox.c.routing_key == "identity.session.started"))
-    assert {"member_id": str(caller.user_id), "org_id": str(org_id)} in [body["payload"] for (body,) in started]
+    assert {"member_id": str(caller.user_id), "org_id": str(org_id), "email": email} in [
+        body["payload"] for (body,) in started]
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_401(identity, vendor_admin):

@@ -4,6 +4,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
 from shared.db import add_messaging_tables
+from shared.idempotency import add_idempotency_table
 
 metadata = sa.MetaData()
 
@@ -49,3 +50,4 @@ sa.Index("representative_email_per_org", representatives.c.org_id, sa.func.lower
 sa.Index("one_default_representative", representatives.c.org_id, unique=True, postgresql_where=sa.text("is_default"))
 
 outbox, inbox = add_messaging_tables(metadata)
+idempotency_keys = add_idempotency_table(metadata)

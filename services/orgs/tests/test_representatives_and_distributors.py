@@ -161,3 +161,18 @@ async def test_customers_have_the_same_representative_routes(api, distributor, i
     created = (await api.post("/api/v1/customers", json=integrator(1), headers=headers)).json()
     url = f"/api/v1/customers/{created['id']}/representatives"
     assert (await api.post(url, json={"email": "x@acme.example"}, headers=headers)).status_code == 201
+
+
+async def test_representative_events_name_their_organization_for_the_audit_log(app, api, partner):
+    created, headers = await partner(reps=2)
+    url = f"/api/v1/integrators/{created['id']}/representatives"
+    added = await api.post(url, json={"email": "new@acme.example"}, headers=headers)
+    rep = added.json()["id"]
+    assert (await api.patch(f"{url}/{rep}", json={"first_name": "New"}, headers=headers)).status_code == 200
+    assert (await api.post(f"{url}/{rep}/make-default", headers=headers)).status_code == 200
+    assert (await api.delete(f"{url}/{rep}", headers=headers)).status_code == 204
+    for kind in ("added", "updated", "made_default", "removed"):
+        payload = [e["payload"] for e in await events(app, f"orgs.representative.{kind}")
+                   if e["payload"]["org_id"] == created["id"]][-1]
+        assert (payload["org_name"], payload["tier"], payload["email"]) == (created["name"], "integrator",
+                                                                            "new@acme.example"), kind

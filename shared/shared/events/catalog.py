@@ -23,3 +23,20 @@ def without_secrets(event_type: str, payload: dict) -> dict:
     if contract is None or not contract.secret_fields:
         return payload
     return {k: v for k, v in payload.items() if k not in contract.secret_fields}
+
+
+def markdown_table() -> str:
+    """The catalogue as docs/architecture.md shows it (`python -m shared.events.catalog` prints it;
+    a test keeps the document in step with the contracts)."""
+    lines = ["| routing key | contract | payload fields |", "| --- | --- | --- |"]
+    for key, contract in sorted(CONTRACTS.items()):
+        fields = ", ".join(
+            f"`{name}`" + (" (secret)" if name in contract.secret_fields else "")
+            for name in contract.model_fields
+        )
+        lines.append(f"| `{key}` | `{contract.__module__}.{contract.__name__}` | {fields} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

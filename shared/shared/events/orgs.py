@@ -74,6 +74,9 @@ class RepresentativeAdded(EventPayload):
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
+    # Optional, for the audit log's message ("Representative bob@x.com added to Acme").
+    org_name: str | None = None
+    tier: str | None = None
 
 
 class RepresentativeUpdated(EventPayload):
@@ -86,6 +89,9 @@ class RepresentativeUpdated(EventPayload):
     first_name: str | None = None
     last_name: str | None = None
     phone: str | None = None
+    # Optional, for the audit log's message ("Representative bob@x.com added to Acme").
+    org_name: str | None = None
+    tier: str | None = None
 
 
 class RepresentativeRemoved(EventPayload):
@@ -96,6 +102,9 @@ class RepresentativeRemoved(EventPayload):
     email: str
     # Set when the removed one was the default and another took its place.
     new_default_id: uuid.UUID | None = None
+    # Optional, for the audit log's message ("Representative bob@x.com added to Acme").
+    org_name: str | None = None
+    tier: str | None = None
 
 
 class RepresentativeMadeDefault(EventPayload):
@@ -104,3 +113,6 @@ class RepresentativeMadeDefault(EventPayload):
     org_id: uuid.UUID
     representative_id: uuid.UUID
     email: str
+    # Optional, for the audit log's message ("Representative bob@x.com added to Acme").
+    org_name: str | None = None
+    tier: str | None = None

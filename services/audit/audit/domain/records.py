@@ -1,5 +1,6 @@
 """How an event reads in the audit log: its category and a sentence a person understands."""
 
+import string
 from dataclasses import dataclass
 
 # aggregate (second word of the routing key) -> the audit log's "type" column
@@ -20,9 +21,52 @@ CATEGORIES = {
     "email": "Notifications",
 }
 
-# event type -> message template over the payload's fields
-MESSAGES = {
-    "orgs.organization.created": "{tier} organization {name} created",
+# Organizations' events are filed under their tier's category (payloads carry the tier).
+CATEGORIES_BY_TIER = {"distributor": "Distributors", "integrator": "Integrators", "customer": "Customers"}
+_TIERED_AGGREGATES = ("organization", "representative")
+
+# event type -> message template over the payload's fields; a tuple lists alternatives, best
+# first: the first whose fields the payload has is used (older events lack some fields).
+MESSAGES: dict[str, str | tuple[str, ...]] = {
+    # identity.*
+    "identity.member.created": "{email} joined as {role}",
+    "identity.session.started": ("{email} signed in", "A member signed in"),
+    "identity.invite.created": "Invited {email} as {role}",
+    "identity.invite.resent": "Invite to {email} resent",
+    "identity.invite.deleted": "Invite to {email} deleted",
+    "identity.member.role_changed": (
+        "Role of {email} changed from {old_role} to {new_role}",
+        "Role of a member changed from {old_role} to {new_role}",
+    ),
+    "identity.member.removed": "{email} removed from the organization",
+    # orgs.*
+    "orgs.organization.created": "{tier} {name} created",
+    "orgs.organization.updated": ("{tier} {name} updated: {changed}", "{tier} {name} updated"),
+    "orgs.organization.archived": "{name} archived",
+    "orgs.organization.unarchived": "{name} unarchived",
+    "orgs.representative.added": ("Representative {email} added to {org_name}", "Representative {email} added"),
+    "orgs.representative.updated": (
+        "Representative {email} of {org_name} updated: {changed}",
+        "Representative {email} updated: {changed}",
+        "Representative {email} updated",
+    ),
+    "orgs.representative.removed": (
+        "Representative {email} removed from {org_name}",
+        "Representative {email} removed",
+    ),
+    "orgs.representative.made_default": (
+        "{email} is now the default representative of {org_name}",
+        "{email} is now the default representative",
+    ),
+    # entitlements.* and transfers.* (ids of orgs are not names: the payloads carry no org names)
+    "entitlements.product.created": "Product {name} ({license_type}) created",
+    "entitlements.entitlement.issued": "Entitlement {entitlement_id} issued (sales order {sales_order})",
+    "entitlements.entitlement.expiring_soon": "Entitlement {entitlement_id} expires in {days_left} days, on {expiration_date}",
+    "entitlements.entitlement.expired": "Entitlement {entitlement_id} expired on {expiration_date}",
+    "entitlements.transfer.completed": "{quantity} x {product_name} of entitlement {entitlement_id} transferred ({action})",
+    "entitlements.transfer.rejected": "Transfer from entitlement {entitlement_id} rejected: {reason}",
+    "entitlements.activation.created": "{quantity} x {product_name} activated for project {project_name}",
+    "transfers.transfer.requested": "Transfer from entitlement {entitlement_id} requested",
 }
 
 
@@ -37,13 +81,43 @@ class _KeepMissing(dict):
         return f"{{{key}}}"
 
 
+def _role(value: str) -> str:
+    return str(value).replace("_", " ").title()  # project_manager -> Project Manager
+
+
+def _field_names(value) -> str:
+    return ", ".join(str(name).replace("_", " ") for name in value)  # ["email_domain"] -> email domain
+
+
+# payload field -> how a person reads its value
+_DISPLAY = {
+    "role": _role,
+    "old_role": _role,
+    "new_role": _role,
+    "tier": lambda value: str(value).capitalize(),
+    "changed": _field_names,
+}
+
+
+def _template(choice: str | tuple[str, ...], fields: dict) -> str:
+    alternatives = (choice,) if isinstance(choice, str) else choice
+    for template in alternatives:
+        if all(name in fields for _, name, _, _ in string.Formatter().parse(template) if name):
+            return template
+    return alternatives[0]  # the best one, with what is missing shown as missing
+
+
 def describe(event_type: str, payload: dict) -> AuditRecord:
     words = event_type.split(".")
     aggregate = words[1] if len(words) > 1 else event_type
     category = CATEGORIES.get(aggregate, aggregate.replace("_", " ").title())
-    template = MESSAGES.get(event_type)
-    if template is None:
+    if aggregate in _TIERED_AGGREGATES and payload.get("tier") in CATEGORIES_BY_TIER:
+        category = CATEGORIES_BY_TIER[payload["tier"]]
+    choice = MESSAGES.get(event_type)
+    if choice is None:
         verb = words[-1] if len(words) > 2 else "recorded"
         return AuditRecord(category, f"{aggregate.replace('_', ' ').capitalize()} {verb.replace('_', ' ')}")
-    message = template.format_map(_KeepMissing({k: v for k, v in payload.items() if v is not None}))
-    return AuditRecord(category, message[:1].upper() + message[1:])
+    fields = {k: _DISPLAY.get(k, lambda v: v)(v) for k, v in payload.items() if v is not None and v != []}
+    template = _template(choice, fields)
+    # The sentence starts with a capital, but a value (an email) is shown as it is.
+    return AuditRecord(category, (template[:1].upper() + template[1:]).format_map(_KeepMissing(fields)))

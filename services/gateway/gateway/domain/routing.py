@@ -20,6 +20,7 @@ RESOURCE_OWNERS: dict[str, str] = {
     "transfers": "transfers",
     "transactions": "transfers",
     "audit-events": "audit",
+    "notifications": "notify",
 }
 
 # Exact (method, path) pairs: the ways to obtain a token, and the keys that verify one.

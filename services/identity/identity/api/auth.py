@@ -6,14 +6,16 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from identity.db import members, refresh_tokens
+from identity.domain.client_address import client_address, parse_trusted_proxies
 from identity.domain.passwords import dummy_hash, verify_password
 from identity.domain.tokens import access_claims, new_refresh_token, normalize_email, token_hash
 from identity.keys import KeyRing
 from identity.settings import IdentitySettings
+from identity.sign_in_limits import clear_after_success, reserve_attempt
 from shared.auth.dependencies import CurrentCaller
 from shared.db import UnitOfWork
 from shared.events.identity import SignedIn
@@ -62,8 +64,13 @@ async def jwks(request: Request) -> dict:
 
 @router.post("/api/v1/auth/login")
 async def login(body: LoginRequest, request: Request) -> TokenPair:
+    settings: IdentitySettings = request.app.state.settings
     email = normalize_email(body.email)
+    address = client_address(request.client.host if request.client else None,
+                             request.headers.get("x-forwarded-for"), parse_trusted_proxies(settings.trusted_proxies))
     async with request.app.state.session_factory() as session:
+        # Past the limit this answers 429 before any password is checked.
+        attempt_ids = await reserve_attempt(session, settings, email, address)
         member = (await session.execute(sa.select(members).where(members.c.email == email))).one_or_none()
     # Verified outside any transaction (it takes a while); an unknown email costs the same time.
     stored_hash = member.password_hash if member is not None else dummy_hash()
@@ -71,9 +78,10 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
     if member is None or not password_ok or member.status != "active":
         raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        await clear_after_success(uow.session, email, attempt_ids)
         refresh = await _store_refresh_token(uow, request, member.id, family_id=uuid.uuid4())
-        uow.record(SignedIn(member_id=member.id, org_id=member.org_id), visible_to=[member.org_id],
-                   actor_org_id=member.org_id, actor_user_id=member.id)
+        uow.record(SignedIn(member_id=member.id, org_id=member.org_id, email=member.email),
+                   visible_to=[member.org_id], actor_org_id=member.org_id, actor_user_id=member.id)
         await uow.commit()
     return _token_pair(request, member, refresh)
 
@@ -108,6 +116,36 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
         new_refresh = await _store_refresh_token(uow, request, member.id, family_id=presented.family_id)
         await uow.commit()
     return _token_pair(request, member, new_refresh)
+
+
+@router.post("/api/v1/auth/logout", status_code=204)
+async def logout(body: RefreshRequest, request: Request) -> Response:
+    """Ends the session of this refresh token: its whole family (every rotation of it) is revoked.
+    An unknown or already revoked token also answers 204 (as RFC 7009 does): nothing to end."""
+    async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        family = sa.select(refresh_tokens.c.family_id).where(
+            refresh_tokens.c.token_hash == token_hash(body.refresh_token)).scalar_subquery()
+        await uow.session.execute(
+            sa.update(refresh_tokens)
+            .where(refresh_tokens.c.family_id == family, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        await uow.commit()
+    return Response(status_code=204)
+
+
+@router.post("/api/v1/auth/logout-all", status_code=204)
+async def logout_all(caller: CurrentCaller, request: Request) -> Response:
+    """Signs the caller out everywhere: every refresh token of theirs is revoked. Access tokens
+    already given out run until they expire (ACCESS_TOKEN_TTL_SECONDS)."""
+    async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        await uow.session.execute(
+            sa.update(refresh_tokens)
+            .where(refresh_tokens.c.member_id == caller.user_id, refresh_tokens.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+        await uow.commit()
+    return Response(status_code=204)
 
 
 @router.get("/api/v1/me")

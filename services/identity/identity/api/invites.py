@@ -16,8 +16,10 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.db import UnitOfWork
 from shared.events.identity import InviteCreated, InviteDeleted, InviteResent, MemberCreated
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.sorting import SortBy, SortOrder, sorted_page, sorted_page_query
 
 router = APIRouter()
 
@@ -65,17 +67,25 @@ class AcceptedMember(BaseModel):
 _COLUMNS = [invites.c.id, invites.c.org_id, invites.c.email, invites.c.phone, invites.c.role,
             invites.c.expires_at, invites.c.created_at]
 _PENDING = sa.and_(invites.c.accepted_at.is_(None), sa.not_(invites.c.deleted))
+_SORTS = {"email": invites.c.email, "phone": invites.c.phone, "role": invites.c.role,
+          "created_at": invites.c.created_at, "expires_at": invites.c.expires_at}
 
 
 @router.post("/api/v1/invites", status_code=201)
-async def create_invite(body: InviteRequest, request: Request, caller=require(Action.MANAGE_MEMBERS)) -> Invite:
+async def create_invite(body: InviteRequest, request: Request, idempotency_key: IdempotencyKey = None,
+                        caller=require(Action.MANAGE_MEMBERS)) -> Invite:
     if not role_allowed(caller.tier, body.role):
         raise Problem(422, f"The role '{body.role}' does not exist for a {caller.tier.value} organization.")
     email = normalize_email(body.email)
     token = new_invite_token()
     now = datetime.now(UTC)
     expires_at = expiry(now, request.app.state.settings.invite_ttl_days)
+    # A key counts per caller and route: two callers never replay each other's answers.
+    scope = f"{caller.org_id}:{caller.user_id}:POST /api/v1/invites"
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
+        replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
+        if replay is not None:
+            return replay
         # Serialize invites of one email so the member/pending check and the insert cannot race.
         await uow.session.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(email))))
         if (await uow.session.execute(sa.select(members.c.id).where(members.c.email == email))).first():
@@ -92,24 +102,25 @@ async def create_invite(body: InviteRequest, request: Request, caller=require(Ac
         uow.record(InviteCreated(invite_id=invite_id, org_id=caller.org_id, email=email, role=body.role,
                                  token=token, expires_at=expires_at),
                    visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
+        answer = Invite.model_validate(dict(row._mapping))
+        await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
         await uow.commit()
-    return Invite.model_validate(dict(row._mapping))
+    return answer
 
 
 @router.get("/api/v1/invites")
 async def list_invites(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
-                       q: str | None = Query(default=None, max_length=254), limit: Limit = 50,
-                       cursor: Cursor = None) -> Page[Invite]:
+                       q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
+                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None) -> Page[Invite]:
     query = sa.select(*_COLUMNS).where(invites.c.org_id == caller.org_id, _PENDING)
     if role:
         query = query.where(invites.c.role == role)
     if q:
         query = query.where(invites.c.email.icontains(q, autoescape=True))
-    query = older_than_cursor(query, cursor, invites.c.created_at, invites.c.id)
-    query = query.order_by(invites.c.created_at.desc(), invites.c.id.desc()).limit(limit + 1)
+    query = sorted_page_query(query, _SORTS, sort, order, invites.c.id, cursor, limit)
     async with request.app.state.session_factory() as session:
         rows = (await session.execute(query)).mappings().all()
-    return newest_first_page(rows, limit, Invite, "created_at", "id")
+    return sorted_page(rows, limit, Invite, sort, order, _SORTS)
 
 
 @router.post("/api/v1/invites/{invite_id}/resend")

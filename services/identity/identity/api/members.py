@@ -13,8 +13,9 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Role
 from shared.db import UnitOfWork
 from shared.events.identity import MemberRemoved, MemberRoleChanged
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.sorting import SortBy, SortOrder, sorted_page, sorted_page_query
 
 router = APIRouter()
 
@@ -42,12 +43,16 @@ class RoleChange(BaseModel):
 _COLUMNS = [members.c.id, members.c.org_id, members.c.email, members.c.first_name, members.c.last_name,
             members.c.phone, members.c.role, members.c.created_at]
 _ACTIVE = members.c.status == "active"
+# "name" is the name as shown, first then last.
+_SORTS = {"name": members.c.first_name + " " + members.c.last_name, "first_name": members.c.first_name,
+          "last_name": members.c.last_name, "email": members.c.email, "phone": members.c.phone,
+          "role": members.c.role, "created_at": members.c.created_at}
 
 
 @router.get("/api/v1/members")
 async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
-                       q: str | None = Query(default=None, max_length=254), limit: Limit = 50,
-                       cursor: Cursor = None) -> Page[Member]:
+                       q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
+                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None) -> Page[Member]:
     query = sa.select(*_COLUMNS).where(members.c.org_id == caller.org_id, _ACTIVE)
     if role:
         query = query.where(members.c.role == role)
@@ -55,11 +60,10 @@ async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), ro
         query = query.where(sa.or_(*(column.icontains(q, autoescape=True) for column in
                                      (members.c.first_name, members.c.last_name, members.c.email,
                                       members.c.phone))))
-    query = older_than_cursor(query, cursor, members.c.created_at, members.c.id)
-    query = query.order_by(members.c.created_at.desc(), members.c.id.desc()).limit(limit + 1)
+    query = sorted_page_query(query, _SORTS, sort, order, members.c.id, cursor, limit)
     async with request.app.state.session_factory() as session:
         rows = (await session.execute(query)).mappings().all()
-    return newest_first_page(rows, limit, Member, "created_at", "id")
+    return sorted_page(rows, limit, Member, sort, order, _SORTS)
 
 
 @router.get("/api/v1/members/{member_id}")
@@ -102,7 +106,7 @@ async def change_role(member_id: uuid.UUID, body: RoleChange, request: Request,
         )).mappings().one()
         if target.role != body.role:
             uow.record(MemberRoleChanged(member_id=member_id, org_id=caller.org_id, old_role=target.role,
-                                         new_role=body.role),
+                                         new_role=body.role, email=row["email"]),
                        visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
         await uow.commit()
     return Member.model_validate(dict(row))

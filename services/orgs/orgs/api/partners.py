@@ -3,23 +3,16 @@ customers): create, list, detail, archive, unarchive. Every query is scoped to t
 children; an id that is not one of them is a 404."""
 
 import uuid
-from datetime import datetime
-from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query, Request
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, model_validator
 
+from orgs.api.company import CompanyIn, CompanyPatch, Email, Name, Note, PartnerOut, Phone
+from orgs.api.listing import ListParameters, list_children
+from orgs.api.retries import idempotency_scope
 from orgs.db import organizations, representatives
-from orgs.domain.partners import (
-    RepresentativeDraft,
-    check_country,
-    check_email,
-    check_email_domain,
-    MAX_REPRESENTATIVES,
-    check_phone,
-    default_representative,
-)
+from orgs.domain.partners import MAX_REPRESENTATIVES, RepresentativeDraft, default_representative
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
@@ -35,15 +28,9 @@ from shared.events.orgs import (
     RepresentativeRemoved,
     RepresentativeUpdated,
 )
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.pagination import Page
 from shared.problems import Problem
-
-Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
-EmailDomain = Annotated[str, Field(max_length=253), AfterValidator(check_email_domain)]
-Country = Annotated[str, Field(max_length=2), AfterValidator(check_country)]
-Phone = Annotated[str, Field(max_length=32), AfterValidator(check_phone)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Note = Annotated[str, Field(max_length=2000)]
 
 
 def representative_info(rep) -> RepresentativeInfo:
@@ -69,18 +56,7 @@ class RepresentativeIn(BaseModel):
     is_default: bool = False
 
 
-class PartnerIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    email_domain: EmailDomain | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
-    country: Country | None = None
-    phone: Phone | None = None
-    contact_name: Annotated[str, Field(max_length=200)] | None = None
-    contact_email: Email | None = None
-    tax_id: Annotated[str, Field(max_length=50)] | None = None
-    note: Note | None = None
+class PartnerIn(CompanyIn):
     representatives: list[RepresentativeIn]
 
     @model_validator(mode="after")
@@ -89,22 +65,6 @@ class PartnerIn(BaseModel):
         for i, rep in enumerate(self.representatives):
             rep.is_default = i == index
         return self
-
-
-class CompanyPatch(BaseModel):
-    """A partial update of the company fields; tier, status, parent and ids are not among them."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    email_domain: EmailDomain | None = None
-    address: Annotated[str, Field(max_length=500)] | None = None
-    country: Country | None = None
-    phone: Phone | None = None
-    contact_name: Annotated[str, Field(max_length=200)] | None = None
-    contact_email: Email | None = None
-    tax_id: Annotated[str, Field(max_length=50)] | None = None
-    note: Note | None = None
 
 
 class RepresentativeAddIn(BaseModel):
@@ -137,28 +97,8 @@ class RepresentativeOut(BaseModel):
     is_default: bool
 
 
-class PartnerOut(BaseModel):
-    id: uuid.UUID
-    name: str
-    tier: str
-    parent_id: uuid.UUID
-    status: str
-    created_at: datetime
-    email_domain: str | None
-    address: str | None
-    country: str | None
-    phone: str | None
-    contact_name: str | None
-    contact_email: str | None
-    tax_id: str | None
-    note: str | None
-
-
 class PartnerDetail(PartnerOut):
     representatives: list[RepresentativeOut]
-
-
-SEARCHED = ("name", "email_domain", "country", "contact_name", "contact_email")
 
 
 def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRouter:
@@ -172,13 +112,22 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         )
 
     @router.post("", status_code=201, response_model=PartnerDetail)
-    async def create(request: Request, body: PartnerIn, caller: Caller = require(Action.MANAGE_PARTNERS)):
+    async def create(
+        request: Request,
+        body: PartnerIn,
+        idempotency_key: IdempotencyKey = None,
+        caller: Caller = require(Action.MANAGE_PARTNERS),
+    ):
         if caller.tier not in creators:
             raise Problem(403, f"A {caller.tier.value} may not create a {noun}.")
         org_id = uuid.uuid4()
         company = body.model_dump(exclude={"representatives"})
         reps = [{"id": uuid.uuid4(), "org_id": org_id, **rep.model_dump()} for rep in body.representatives]
+        scope = idempotency_scope(caller, request)
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
+            replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
+            if replay is not None:
+                return replay
             org = (
                 await uow.session.execute(
                     sa.insert(organizations)
@@ -204,38 +153,16 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 actor_org_id=caller.org_id,
                 actor_user_id=caller.user_id,
             )
+            answer = PartnerDetail(**org, representatives=[RepresentativeOut(**r) for r in reps])
+            await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
             await uow.commit()
-        return PartnerDetail(**org, representatives=[RepresentativeOut(**r) for r in reps])
+        return answer
 
     @router.get("", response_model=Page[PartnerOut])
     async def list_partners(
-        request: Request,
-        caller: Caller = require(Action.VIEW_PARTNERS),
-        status: Literal["active", "archived"] = "active",
-        country: Annotated[str | None, Query(max_length=2)] = None,
-        q: Annotated[str | None, Query(max_length=200)] = None,
-        limit: Limit = 50,
-        cursor: Cursor = None,
+        request: Request, params: ListParameters, caller: Caller = require(Action.VIEW_PARTNERS)
     ):
-        query = (
-            sa.select(organizations)
-            .where(
-                organizations.c.parent_id == caller.org_id,
-                organizations.c.tier == noun,
-                organizations.c.status == status,
-            )
-            .order_by(organizations.c.created_at.desc(), organizations.c.id.desc())
-            .limit(limit + 1)
-        )
-        if country:
-            query = query.where(organizations.c.country == country.upper())
-        if q and q.strip():
-            pattern = "%" + q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            query = query.where(sa.or_(*(organizations.c[c].ilike(pattern, escape="\\") for c in SEARCHED)))
-        query = older_than_cursor(query, cursor, organizations.c.created_at, organizations.c.id)
-        async with request.app.state.session_factory() as session:
-            rows = (await session.execute(query)).mappings().all()
-        return newest_first_page(rows, limit, PartnerOut, "created_at", "id")
+        return await list_children(request, caller.org_id, noun, params)
 
     @router.get("/{org_id}", response_model=PartnerDetail)
     async def detail(request: Request, org_id: uuid.UUID, caller: Caller = require(Action.VIEW_PARTNERS)):
@@ -346,10 +273,18 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
 
     @router.post("/{org_id}/representatives", status_code=201, response_model=RepresentativeOut)
     async def add_representative(
-        request: Request, org_id: uuid.UUID, body: RepresentativeAddIn, caller: Caller = require(Action.MANAGE_PARTNERS)
+        request: Request,
+        org_id: uuid.UUID,
+        body: RepresentativeAddIn,
+        idempotency_key: IdempotencyKey = None,
+        caller: Caller = require(Action.MANAGE_PARTNERS),
     ):
+        scope = idempotency_scope(caller, request)
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            _, reps = await locked(uow, caller, org_id)
+            replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
+            if replay is not None:
+                return replay
+            org, reps = await locked(uow, caller, org_id)
             if len(reps) >= MAX_REPRESENTATIVES:
                 raise Problem(422, f"A {noun} may have at most {MAX_REPRESENTATIVES} representatives.")
             clash(reps, body.email)
@@ -370,10 +305,14 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 uow,
                 caller,
                 org_id,
-                RepresentativeAdded(org_id=org_id, **representative_info(rep).model_dump()),
+                RepresentativeAdded(
+                    org_id=org_id, org_name=org["name"], tier=noun, **representative_info(rep).model_dump()
+                ),
             )
+            answer = RepresentativeOut.model_validate(dict(rep))
+            await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
             await uow.commit()
-        return RepresentativeOut.model_validate(dict(rep))
+        return answer
 
     @router.patch("/{org_id}/representatives/{rep_id}", response_model=RepresentativeOut)
     async def update_representative(
@@ -387,7 +326,7 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         if changes.get("email", "") is None:
             raise Problem(422, "email may not be empty.")
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            _, reps = await locked(uow, caller, org_id)
+            org, reps = await locked(uow, caller, org_id)
             rep = find(reps, org_id, rep_id)
             if "email" in changes:
                 clash(reps, changes["email"], except_id=rep_id)
@@ -407,7 +346,11 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 caller,
                 org_id,
                 RepresentativeUpdated(
-                    org_id=org_id, changed=changed, **representative_info(rep).model_dump(exclude={"is_default"})
+                    org_id=org_id,
+                    org_name=org["name"],
+                    tier=noun,
+                    changed=changed,
+                    **representative_info(rep).model_dump(exclude={"is_default"}),
                 ),
             )
             await uow.commit()
@@ -418,7 +361,7 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
     ):
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            _, reps = await locked(uow, caller, org_id)
+            org, reps = await locked(uow, caller, org_id)
             rep = find(reps, org_id, rep_id)
             if len(reps) == 1:
                 raise Problem(409, f"The last representative of a {noun} cannot be removed.")
@@ -434,7 +377,12 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                 caller,
                 org_id,
                 RepresentativeRemoved(
-                    org_id=org_id, representative_id=rep_id, email=rep["email"], new_default_id=new_default
+                    org_id=org_id,
+                    org_name=org["name"],
+                    tier=noun,
+                    representative_id=rep_id,
+                    email=rep["email"],
+                    new_default_id=new_default,
                 ),
             )
             await uow.commit()
@@ -444,7 +392,7 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
     ):
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            _, reps = await locked(uow, caller, org_id)
+            org, reps = await locked(uow, caller, org_id)
             rep = find(reps, org_id, rep_id)
             if rep["is_default"]:
                 return RepresentativeOut.model_validate(dict(rep))
@@ -461,7 +409,9 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
                     .returning(representatives)
                 )
             ).mappings().one()
-            event = RepresentativeMadeDefault(org_id=org_id, representative_id=rep_id, email=rep["email"])
+            event = RepresentativeMadeDefault(
+                org_id=org_id, org_name=org["name"], tier=noun, representative_id=rep_id, email=rep["email"]
+            )
             record(uow, caller, org_id, event)
             await uow.commit()
         return RepresentativeOut.model_validate(dict(rep))

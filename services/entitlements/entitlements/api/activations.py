@@ -1,0 +1,193 @@
+"""Activations: an end customer consumes licenses it holds for a project (a device's serial
+number); the activations log lists and exports them."""
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from entitlements.api.idempotency import idempotency_scope
+from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.db import activations, products
+from entitlements.domain.transfers import Refusal
+from entitlements.ledger import ActivationRequest, find_line
+from entitlements.ledger import activate as ledger_activate
+from shared.auth.dependencies import require
+from shared.auth.permissions import Action
+from shared.auth.tokens import Caller
+from shared.csv_export import csv_response
+from shared.db import UnitOfWork
+from shared.events.entitlements import LicensesActivated
+from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.pagination import Cursor, Limit, Page
+from shared.problems import Problem
+
+router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
+
+Text = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class ActivationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    entitlement_id: Annotated[str, Field(min_length=1, max_length=40)]
+    product_id: uuid.UUID
+    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)]
+    project_name: Text
+    project_manager: Text | None = None
+    serial_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+
+
+class ActivationOut(BaseModel):
+    id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    quantity: int
+    project_name: str
+    project_manager: str | None
+    serial_number: str | None
+    activated_by: uuid.UUID | None
+    activated_by_name: str | None
+    status: str
+    created_at: datetime
+
+
+@router.post("", status_code=201, response_model=ActivationOut)
+async def activate(
+    request: Request, body: ActivationIn, idempotency_key: IdempotencyKey = None,
+    caller: Caller = require(Action.ACTIVATE_LICENSES),
+):
+    scope = idempotency_scope(caller, "POST /api/v1/activations")
+    async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
+        session = uow.session
+        replay = await claim_idempotency_key(session, idempotency_key, scope=scope, request_body=body.model_dump())
+        if replay is not None:
+            return replay
+        line = await find_line(session, body.entitlement_id, body.product_id)
+        outcome = None if line is None else await ledger_activate(session, line, ActivationRequest(
+            org_id=caller.org_id, quantity=body.quantity, project_name=body.project_name,
+            project_manager=body.project_manager, serial_number=body.serial_number, activated_by=caller.user_id,
+            activated_by_name=caller.email or None,
+        ))
+        if outcome is None or (isinstance(outcome, Refusal) and outcome.code == "unknown_line"):
+            raise Problem(404, f"You hold no licenses of product {body.product_id} in entitlement {body.entitlement_id}.")
+        if isinstance(outcome, Refusal):
+            raise Problem(409, outcome.reason, title=outcome.code)
+        activation_id = outcome
+        row = (await session.execute(sa.select(activations).where(activations.c.id == activation_id))).mappings().one()
+        uow.record(
+            LicensesActivated(
+                activation_id=activation_id, org_id=caller.org_id, entitlement_id=line.entitlement_id,
+                product_id=line.product_id, product_name=line.product_name, quantity=body.quantity,
+                project_name=body.project_name, project_manager=body.project_manager,
+                serial_number=body.serial_number,
+            ),
+            visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
+        )
+        answer = ActivationOut.model_validate({**row, "product_name": line.product_name})
+        await remember_response(session, idempotency_key, scope=scope, status=201, body=answer)
+        await uow.commit()
+    return answer
+
+
+def _activations_of(caller: Caller) -> sa.Select:
+    return (
+        sa.select(
+            activations.c.id, activations.c.entitlement_id, activations.c.product_id,
+            products.c.name.label("product_name"), activations.c.quantity, activations.c.project_name,
+            activations.c.project_manager, activations.c.serial_number, activations.c.activated_by,
+            activations.c.activated_by_name, activations.c.status, activations.c.created_at,
+        )
+        .join(products, products.c.id == activations.c.product_id)
+        .where(activations.c.org_id == caller.org_id)
+    )
+
+
+def _filtered(query: sa.Select, *, date_from: date | None, date_to: date | None, product_id: uuid.UUID | None,
+              search: str | None) -> sa.Select:
+    """Dates are whole UTC days, both ends included."""
+    if date_from is not None:
+        query = query.where(activations.c.created_at >= datetime.combine(date_from, time.min, UTC))
+    if date_to is not None:
+        query = query.where(activations.c.created_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
+    if product_id is not None:
+        query = query.where(activations.c.product_id == product_id)
+    if search and search.strip():
+        pattern = contains_pattern(search)
+        query = query.where(sa.or_(*(c.ilike(pattern, escape="\\") for c in (
+            activations.c.project_name, activations.c.project_manager, activations.c.serial_number,
+            products.c.name, activations.c.entitlement_id))))
+    return query
+
+
+SORTS = ("created_at", "product_name", "project_name", "project_manager", "activated_by", "quantity",
+         "entitlement_id", "serial_number")
+
+
+@router.get("", response_model=Page[ActivationOut])
+async def list_activations(
+    request: Request,
+    caller: Caller = require(Action.VIEW_ACTIVATIONS),
+    date_from: date | None = None,
+    date_to: date | None = None,
+    product_id: uuid.UUID | None = None,
+    search: SearchText = None,
+    sort: Literal[SORTS] = "created_at",  # type: ignore[valid-type]
+    order: Order = "desc",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    listed = _filtered(_activations_of(caller).add_columns(
+        sa.func.coalesce(activations.c.project_manager, "").label("project_manager_key"),
+        sa.func.coalesce(activations.c.activated_by_name, "").label("activated_by_key"),
+        sa.func.coalesce(activations.c.serial_number, "").label("serial_number_key"),
+    ), date_from=date_from, date_to=date_to, product_id=product_id, search=search).subquery()
+    a = listed.c
+    columns = {
+        "created_at": (a.created_at, datetime), "product_name": (a.product_name, str),
+        "project_name": (a.project_name, str), "project_manager": (a.project_manager_key, str),
+        "activated_by": (a.activated_by_key, str), "quantity": (a.quantity, int),
+        "entitlement_id": (a.entitlement_id, str), "serial_number": (a.serial_number_key, str),
+    }
+    query = keyset_page(sa.select(listed), columns=columns, sort=sort, order=order, id_column=a.id,
+                        id_type=uuid.UUID, cursor=cursor, limit=limit)
+    async with request.app.state.session_factory() as session:
+        rows = (await session.execute(query)).mappings().all()
+    return Page[ActivationOut](
+        items=[ActivationOut.model_validate(dict(r)) for r in rows[:limit]],
+        next_cursor=next_cursor(rows, columns=columns, sort=sort, order=order, limit=limit, id_key="id"),
+    )
+
+
+EXPORT_HEADER = ("Activation Date", "Product Name", "Project Name", "Project Manager", "Activated By",
+                 "Quantity", "Entitlement ID", "Serial Number", "Status")
+
+
+@router.get("/export.csv")
+async def export_activations(
+    request: Request,
+    caller: Caller = require(Action.EXPORT_ACTIVATIONS),
+    date_from: date | None = None,
+    date_to: date | None = None,
+    product_id: uuid.UUID | None = None,
+    search: SearchText = None,
+):
+    """Every activation that matches the filters, newest first, read through a server-side cursor."""
+    query = _filtered(_activations_of(caller), date_from=date_from, date_to=date_to, product_id=product_id,
+                      search=search).order_by(activations.c.created_at.desc(), activations.c.id.desc())
+    session_factory = request.app.state.session_factory
+
+    async def rows() -> AsyncIterator[tuple]:
+        async with session_factory() as session:
+            result = await session.stream(query.execution_options(yield_per=500))
+            async for r in result.mappings():
+                yield (r["created_at"], r["product_name"], r["project_name"], r["project_manager"],
+                       r["activated_by_name"] or r["activated_by"], r["quantity"], r["entitlement_id"],
+                       r["serial_number"], r["status"])
+
+    return csv_response("activations", EXPORT_HEADER, rows())

@@ -1,0 +1,130 @@
+"""The licensing overview's products tab: per product, what the caller's org has available,
+has transferred and has activated, and the entitlements those licenses come from."""
+
+import uuid
+from datetime import date
+from typing import Literal
+
+import sqlalchemy as sa
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+
+from entitlements.api.entitlements import effective_status
+from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.api.scope import held_lines
+from entitlements.db import entitlement_lines, entitlements, products
+from entitlements.ledger import today
+from shared.auth.dependencies import require
+from shared.auth.permissions import Action
+from shared.auth.tokens import Caller
+from shared.pagination import Cursor, Limit, Page
+from shared.problems import Problem
+
+router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
+
+
+class ProductEntitlement(BaseModel):
+    entitlement_id: str
+    order_date: date
+    expiration_date: date | None
+    status: str
+    sales_order: str
+    po_number: str | None
+    available: int
+    transferred: int
+    activated: int
+
+
+class LicensedProduct(BaseModel):
+    product_id: uuid.UUID
+    name: str
+    license_type: str
+    description: str | None
+    deployment_type: str | None
+    available: int
+    transferred: int
+    activated: int
+    entitlements: list[ProductEntitlement]
+
+
+def _per_product(caller: Caller) -> sa.Subquery:
+    held = held_lines(caller)
+    newest_first = (entitlements.c.order_date.desc(), entitlements.c.id.desc())
+
+    def total(column) -> sa.ColumnElement:
+        return sa.cast(sa.func.sum(column), sa.BigInteger)
+
+    return (
+        sa.select(
+            products.c.id.label("product_id"), products.c.name, products.c.license_type, products.c.description,
+            products.c.deployment_type,
+            total(held.c.available).label("available"), total(held.c.transferred).label("transferred"),
+            total(held.c.activated).label("activated"),
+            sa.func.jsonb_agg(
+                aggregate_order_by(
+                    sa.func.jsonb_build_object(
+                        "entitlement_id", entitlements.c.id, "order_date", entitlements.c.order_date,
+                        "expiration_date", entitlements.c.expiration_date,
+                        "status", effective_status(today()), "sales_order", entitlements.c.sales_order,
+                        "po_number", entitlements.c.po_number, "available", held.c.available,
+                        "transferred", held.c.transferred, "activated", held.c.activated,
+                    ),
+                    *newest_first,
+                ),
+                type_=JSONB,
+            ).label("entitlements"),
+            sa.func.coalesce(products.c.description, "").label("description_key"),
+        )
+        .select_from(
+            held.join(entitlement_lines, entitlement_lines.c.id == held.c.line_id)
+            .join(entitlements, entitlements.c.id == entitlement_lines.c.entitlement_id)
+            .join(products, products.c.id == entitlement_lines.c.product_id)
+        )
+        .group_by(products.c.id)
+        .subquery("per_product")
+    )
+
+
+SORTS = ("name", "license_type", "description", "available", "transferred", "activated")
+
+
+@router.get("/products", response_model=Page[LicensedProduct])
+async def licensed_products(
+    request: Request,
+    caller: Caller = require(Action.VIEW_LICENSES),
+    search: SearchText = None,
+    sort: Literal[SORTS] = "name",  # type: ignore[valid-type]
+    order: Order = "asc",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    rows_of = _per_product(caller)
+    p = rows_of.c
+    query = sa.select(rows_of)
+    if search and search.strip():
+        pattern = contains_pattern(search)
+        query = query.where(sa.or_(p.name.ilike(pattern, escape="\\"), p.license_type.ilike(pattern, escape="\\")))
+    columns = {
+        "name": (p.name, str), "license_type": (p.license_type, str), "description": (p.description_key, str),
+        "available": (p.available, int), "transferred": (p.transferred, int), "activated": (p.activated, int),
+    }
+    query = keyset_page(query, columns=columns, sort=sort, order=order, id_column=p.product_id, id_type=uuid.UUID,
+                        cursor=cursor, limit=limit)
+    async with request.app.state.session_factory() as session:
+        rows = (await session.execute(query)).mappings().all()
+    return Page[LicensedProduct](
+        items=[LicensedProduct.model_validate(dict(r)) for r in rows[:limit]],
+        next_cursor=next_cursor(rows, columns=columns, sort=sort, order=order, limit=limit, id_key="product_id"),
+    )
+
+
+@router.get("/products/{product_id}", response_model=LicensedProduct)
+async def licensed_product(request: Request, product_id: uuid.UUID, caller: Caller = require(Action.VIEW_LICENSES)):
+    """The detail panel of one product: 404 when the caller holds none of it."""
+    rows_of = _per_product(caller)
+    async with request.app.state.session_factory() as session:
+        row = (await session.execute(sa.select(rows_of).where(rows_of.c.product_id == product_id))).mappings().first()
+    if row is None:
+        raise Problem(404, f"You hold no licenses of product {product_id}.")
+    return LicensedProduct.model_validate(dict(row))

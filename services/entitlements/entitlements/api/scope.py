@@ -1,0 +1,44 @@
+"""What part of which entitlement lines the caller's org holds: the one place list and detail
+queries take their scope from, so no route can show another org's licenses.
+
+A distributor, integrator or customer sees the lines it has received any of (its holding rows),
+with its own running totals. The vendor issued everything: it sees every line, with the whole
+quantity as received and transferred, and what is still unactivated or activated anywhere.
+"""
+
+import sqlalchemy as sa
+
+from entitlements.db import entitlement_lines, holdings
+from shared.auth.permissions import Tier
+from shared.auth.tokens import Caller
+
+
+def held_lines(caller: Caller) -> sa.Subquery:
+    """Columns: line_id, received, available, transferred, activated (integers, never null)."""
+    if caller.tier == Tier.VENDOR:
+        totals = (
+            sa.select(
+                holdings.c.line_id,
+                sa.func.sum(holdings.c.available).label("available"),
+                sa.func.sum(holdings.c.activated).label("activated"),
+            )
+            .group_by(holdings.c.line_id)
+            .subquery()
+        )
+        return (
+            sa.select(
+                entitlement_lines.c.id.label("line_id"),
+                entitlement_lines.c.quantity.label("received"),
+                sa.cast(sa.func.coalesce(totals.c.available, 0), sa.BigInteger).label("available"),
+                entitlement_lines.c.quantity.label("transferred"),
+                sa.cast(sa.func.coalesce(totals.c.activated, 0), sa.BigInteger).label("activated"),
+            )
+            .select_from(entitlement_lines.outerjoin(totals, totals.c.line_id == entitlement_lines.c.id))
+            .subquery("held")
+        )
+    return (
+        sa.select(holdings.c.line_id, holdings.c.received, holdings.c.available, holdings.c.transferred,
+                  holdings.c.activated)
+        .where(holdings.c.org_id == caller.org_id, holdings.c.received > 0)
+        .subquery("held")
+    )

@@ -1,0 +1,204 @@
+"""The sender: a background worker that sends the queued notifications over SMTP.
+
+Each lane claims one due row at a time (FOR UPDATE SKIP LOCKED, so lanes and replicas never take
+the same row), sends it and marks it sent in the same transaction, right after the server accepted
+it. A failure schedules the next attempt with exponential backoff; after the last one the row is
+`failed`, the dead letter (logged and counted). While the SMTP server is down rows simply wait;
+idle lanes check every `smtp_probe_interval` whether it is back, and when it is (or when any mail
+goes through) the rows that could not reach it are due at once rather than at the end of a long
+backoff.
+
+The trade-off: SMTP has no idempotency key, so a crash (or a lost database connection) between the
+server's "250 OK" and the commit sends that one mail again on the next attempt. The window is one
+UPDATE and its commit (the goodbye to the server comes after); the Message-ID stays the same for a
+resend, so mail clients that fold duplicates show it once.
+"""
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime, timedelta
+
+import aiosmtplib
+import jinja2
+import sqlalchemy as sa
+from fastapi import FastAPI
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notify.db import notifications
+from notify.domain.retry import is_last_attempt, retry_delay
+from notify.metrics import NOTIFICATIONS
+from notify.rendering import compose
+from notify.settings import NotifySettings
+from shared.logging import get_logger
+
+log = get_logger(__name__)
+
+# Values only needed to send (the invite's plain token) are dropped once the mail is out.
+_SECRET_CONTEXT_KEYS = ("accept_url",)
+
+
+class Sender:
+    def __init__(self, settings: NotifySettings, session_factory: async_sessionmaker[AsyncSession]):
+        self.settings = settings
+        self._session_factory = session_factory
+        self._server_down = False  # an attempt of this process could not reach the server
+        self._last_probe = 0.0
+
+    async def run(self) -> None:
+        """Runs the lanes until one fails (its error is raised, and the worker restarted) or until
+        cancelled. Not a TaskGroup: cancelled while a lane's connection cleanup fails, a TaskGroup
+        raises that error instead of CancelledError, and the worker would be restarted, not stopped."""
+        lanes = [asyncio.create_task(self._lane()) for _ in range(self.settings.sender_concurrency)]
+        try:
+            done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
+            for lane in done:
+                lane.result()
+        finally:
+            for lane in lanes:
+                lane.cancel()
+            await asyncio.gather(*lanes, return_exceptions=True)
+
+    async def _lane(self) -> None:
+        while True:
+            if await self.send_next():
+                continue
+            if self._server_down and self._probe_due():
+                await self._probe()
+            await asyncio.sleep(self.settings.sender_poll_interval)
+
+    def _probe_due(self) -> bool:
+        now = asyncio.get_running_loop().time()
+        if now - self._last_probe < self.settings.smtp_probe_interval:
+            return False
+        self._last_probe = now  # set before any await: one lane probes, the others go on waiting
+        return True
+
+    async def _probe(self) -> None:
+        client = self._smtp_client()
+        try:
+            await client.connect()
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            return
+        log.info("the SMTP server answers again; sending what waited for it")
+        await self._wake_rows_waiting_for_the_server()
+
+    async def _wake_rows_waiting_for_the_server(self) -> None:
+        self._server_down = False
+        async with self._session_factory() as session, session.begin():
+            await session.execute(
+                sa.update(notifications)
+                .where(
+                    notifications.c.state == "queued",
+                    notifications.c.server_unreachable,
+                    notifications.c.next_attempt_at > sa.func.now(),
+                )
+                .values(next_attempt_at=sa.func.now())
+            )
+
+    def _smtp_client(self) -> aiosmtplib.SMTP:
+        return aiosmtplib.SMTP(
+            hostname=self.settings.smtp_host,
+            port=self.settings.smtp_port,
+            username=self.settings.smtp_username,
+            password=self.settings.smtp_password,
+            start_tls=self.settings.smtp_starttls,
+            timeout=self.settings.smtp_timeout,
+        )
+
+    async def send_next(self) -> bool:
+        """Sends one due notification and records the outcome; False when none is due."""
+        async with self._session_factory() as session, session.begin():
+            row = (
+                await session.execute(
+                    sa.select(notifications)
+                    .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
+                    .order_by(notifications.c.next_attempt_at, notifications.c.id)
+                    .limit(1)
+                    .with_for_update(skip_locked=True)
+                )
+            ).one_or_none()
+            if row is None:
+                return False
+            try:
+                message = compose(
+                    sender=self.settings.mail_from, recipient=row.recipient, cc=list(row.cc), subject=row.subject,
+                    template=row.template, context=row.context, message_key=f"{row.event_id}.{row.id}",
+                )
+            except (jinja2.TemplateError, ValueError, TypeError) as error:  # a bug, not the server: no retry
+                await self._give_up(session, row, f"cannot compose the mail: {error!r}", row.attempts + 1)
+                return True
+            client = self._smtp_client()
+            try:
+                await client.connect()
+                await client.send_message(message)
+            except Exception as error:  # any failure is an attempt: a poison row ends failed
+                client.close()
+                await self._failed_attempt(session, row, repr(error), unreachable=_unreachable(error))
+                return True
+            # Accepted: from here on nothing may count as a failure (that would send it again).
+            await session.execute(
+                sa.update(notifications)
+                .where(notifications.c.id == row.id)
+                .values(
+                    state="sent",
+                    sent_at=sa.func.now(),
+                    attempts=notifications.c.attempts + 1,
+                    last_error=None,
+                    server_unreachable=False,
+                    context=notifications.c.context.op("-", return_type=JSONB)(
+                        sa.cast(sa.literal(list(_SECRET_CONTEXT_KEYS)), sa.ARRAY(sa.Text))
+                    ),
+                )
+            )
+        with contextlib.suppress(Exception):  # the mail is out; a failed goodbye changes nothing
+            await client.quit()
+        NOTIFICATIONS.labels("sent").inc()
+        log.info("notification sent", notification_id=str(row.id), event_type=row.event_type, template=row.template)
+        if self._server_down:
+            await self._wake_rows_waiting_for_the_server()
+        return True
+
+    async def _failed_attempt(self, session: AsyncSession, row, error: str, *, unreachable: bool) -> None:
+        if unreachable:
+            self._server_down = True
+        attempts = row.attempts + 1
+        if is_last_attempt(attempts, self.settings.send_max_attempts):
+            await self._give_up(session, row, error, attempts)
+            return
+        delay = retry_delay(attempts, base=self.settings.send_base_delay, maximum=self.settings.send_max_delay)
+        await session.execute(
+            sa.update(notifications)
+            .where(notifications.c.id == row.id)
+            .values(
+                attempts=attempts,
+                last_error=error,
+                server_unreachable=unreachable,
+                next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay),
+            )
+        )
+        NOTIFICATIONS.labels("retried").inc()
+        log.warning("notification not sent, will retry", notification_id=str(row.id), attempts=attempts,
+                    retry_in_seconds=round(delay, 3), error=error)
+
+    async def _give_up(self, session: AsyncSession, row, error: str, attempts: int) -> None:
+        await session.execute(
+            sa.update(notifications)
+            .where(notifications.c.id == row.id)
+            .values(state="failed", attempts=attempts, last_error=error)
+        )
+        NOTIFICATIONS.labels("failed").inc()
+        log.error("notification failed for good (dead letter)", notification_id=str(row.id), event_id=str(row.event_id),
+                  event_type=row.event_type, template=row.template, attempts=attempts, error=error)
+
+
+def _unreachable(error: Exception) -> bool:
+    """The server could not be reached or talked to, as opposed to answering with a refusal."""
+    if isinstance(error, (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError)):
+        return True
+    return isinstance(error, OSError) and not isinstance(error, aiosmtplib.SMTPException)
+
+
+async def run_sender(app: FastAPI) -> None:
+    await Sender(app.state.settings, app.state.session_factory).run()

@@ -1,0 +1,124 @@
+"""Exactly one email per event and recipient: redelivery sends nothing more, an SMTP outage delays
+mail without losing or duplicating any, and a server that keeps refusing ends in the dead letter."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from notify.handlers import build_event_handlers
+from notify.settings import NotifySettings
+from shared.db import UnitOfWork
+from shared.events.envelope import Envelope
+from shared.events.identity import InviteCreated
+from shared.testing import eventually
+
+
+def an_invite(email: str) -> Envelope:
+    event = InviteCreated(invite_id=uuid.uuid4(), org_id=uuid.uuid4(), email=email, role="viewer",
+                          token=uuid.uuid4().hex, expires_at=datetime.now(UTC) + timedelta(days=3))
+    return Envelope.wrap(event, producer="identity")
+
+
+async def test_a_redelivered_event_sends_no_second_mail(
+    mail_server, notify_app, publish, new_email, notification_rows
+):
+    email = new_email("once")
+    invite = an_invite(email)
+    async with notify_app(mail_server) as app:
+        await publish(invite)
+        await eventually(lambda: _count(mail_server, email, 1))
+        await publish(invite)  # the broker delivers it again, same event id
+        await publish(invite)
+        later = await publish(an_invite(new_email("later")))  # handled after the redeliveries
+        await eventually(lambda: _state_is(notification_rows, app, later.event_id, "sent"))
+        await asyncio.sleep(0.3)  # time for a duplicate, were there one, to arrive
+        [row] = await notification_rows(app, invite.event_id)
+    assert len(mail_server.to(email)) == 1
+    assert (row.state, row.attempts, row.recipient) == ("sent", 1, email)
+    assert "accept_url" not in row.context  # the token is not kept once the mail is out
+
+
+async def test_handling_the_same_event_twice_queues_one_notification(
+    mail_server, notify_app, infrastructure, new_email, notification_rows
+):
+    """Even past the inbox (its own guard), the table holds one row per event and recipient."""
+    email = new_email("twice")
+    invite = an_invite(email)
+    async with notify_app(mail_server) as app:
+        handler = build_event_handlers(infrastructure.settings(NotifySettings))[invite.type]
+        for _ in range(2):
+            async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+                await handler(uow, invite)
+                await uow.commit()
+        await eventually(lambda: _count(mail_server, email, 1))
+        await asyncio.sleep(0.3)
+        assert len(await notification_rows(app, invite.event_id)) == 1
+    assert len(mail_server.to(email)) == 1
+
+
+async def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_once_when_it_is_back(
+    mail_server, notify_app, publish, new_email, notification_rows
+):
+    mail_server.stop()
+    emails = [new_email(f"outage-{i}") for i in range(3)]
+    # Backoff grows to a minute, but the server is probed every 0.1 s: the mail goes out when it is
+    # back, not when the backoff ends.
+    settings = dict(send_max_attempts=100, send_base_delay=0.05, send_max_delay=60, smtp_probe_interval=0.1)
+    async with notify_app(mail_server, **settings) as app:
+        invites = [await publish(an_invite(email)) for email in emails]
+
+        async def rows():
+            return [row for invite in invites for row in await notification_rows(app, invite.event_id)]
+
+        async def backing_off():
+            found = await rows()
+            soon = datetime.now(UTC) + timedelta(seconds=1)
+            return len(found) == 3 and all(
+                r.state == "queued" and r.attempts >= 6 and r.server_unreachable and r.next_attempt_at > soon
+                for r in found
+            )
+
+        await eventually(backing_off)
+        assert mail_server.received == []
+        next_retry = min(row.next_attempt_at for row in await rows())
+        mail_server.start()  # back, on the same port
+        for email in emails:
+            await eventually(lambda: _count(mail_server, email, 1))
+        assert datetime.now(UTC) < next_retry
+        await asyncio.sleep(0.5)
+        sent = await rows()
+    assert all(len(mail_server.to(email)) == 1 for email in emails)
+    assert len(mail_server.received) == 3
+    assert [row.state for row in sent] == ["sent"] * 3 and all(row.attempts >= 7 for row in sent)
+
+
+async def test_a_refusing_server_is_retried_then_the_mail_is_a_dead_letter(
+    mail_server, notify_app, publish, new_email, notification_rows
+):
+    mail_server.refusing = True
+    email = new_email("refused")
+    async with notify_app(mail_server, send_max_attempts=4) as app:
+        invite = await publish(an_invite(email))
+        await eventually(lambda: _state_is(notification_rows, app, invite.event_id, "failed"))
+        await asyncio.sleep(0.3)  # no attempt after the last
+        [row] = await notification_rows(app, invite.event_id)
+        metrics = (await _get(app, "/metrics")).text
+    assert row.attempts == 4 and "550" in row.last_error
+    assert mail_server.refused == 4 and mail_server.received == []
+    assert 'notifications_total{outcome="failed"}' in metrics
+
+
+async def _count(mail_server, email: str, expected: int) -> bool:
+    return len(mail_server.to(email)) == expected
+
+
+async def _state_is(notification_rows, app, event_id: uuid.UUID, state: str) -> bool:
+    rows = await notification_rows(app, event_id)
+    return bool(rows) and all(row.state == state for row in rows)
+
+
+async def _get(app, path: str):
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://notify") as client:
+        return await client.get(path)

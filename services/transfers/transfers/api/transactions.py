@@ -1,0 +1,162 @@
+"""The transactions log: the caller's completed transfers, sent and received, with filters, sort
+by every column, keyset pages, and the CSV export (Admin only) streamed from a server-side cursor."""
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+
+from shared.auth.dependencies import require
+from shared.auth.permissions import Action
+from shared.auth.tokens import Caller
+from shared.csv_export import csv_response
+from shared.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.problems import Problem
+from transfers.domain.transactions import (
+    EXPORT_COLUMNS,
+    SORTABLE,
+    InvalidQuery,
+    export_columns,
+    range_end,
+    range_start,
+)
+from transfers.transactions import TransactionFilters, TransactionsLog, Window, representatives_of
+
+router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
+
+SortName = Literal[SORTABLE]  # type: ignore[valid-type]
+
+
+class Counterparty(BaseModel):
+    id: uuid.UUID
+    name: str | None  # None until the org directory knows the org
+
+
+class RepresentativeOut(BaseModel):
+    email: str
+    first_name: str | None
+    last_name: str | None
+    is_default: bool
+
+
+class TransactionOut(BaseModel):
+    id: uuid.UUID
+    occurred_at: datetime
+    product_id: uuid.UUID
+    product_name: str | None
+    product_description: str | None
+    action_type: str
+    quantity: int
+    entitlement_id: str
+    po_number: str | None
+    sales_order: str | None
+    direction: Literal["sent", "received"]
+    counterparty: Counterparty
+    counterparty_representatives: list[RepresentativeOut]
+
+
+def transaction_filters(
+    start: Annotated[str | None, Query(alias="from", max_length=40, description="a day (UTC) or a moment")] = None,
+    end: Annotated[str | None, Query(alias="to", max_length=40, description="inclusive: a day or a moment")] = None,
+    product_id: uuid.UUID | None = None,
+    action_type: Literal["transfer", "split"] | None = None,
+    counterparty_id: uuid.UUID | None = None,
+    search: Annotated[str | None, Query(max_length=100, description="part of a PO number")] = None,
+) -> TransactionFilters:
+    try:
+        return TransactionFilters(
+            start=range_start(start) if start else None,
+            end=range_end(end) if end else None,
+            product_id=product_id,
+            action_type=action_type,
+            counterparty_id=counterparty_id,
+            po_number_contains=search.strip() if search and search.strip() else None,
+        )
+    except InvalidQuery as error:
+        raise Problem(422, str(error)) from error
+
+
+Filters = Annotated[TransactionFilters, Depends(transaction_filters)]
+Sort = Annotated[SortName, Query(description="the column to sort by")]
+Order = Annotated[Literal["asc", "desc"], Query(description="the direction")]
+
+
+def _after(cursor: str | None, sort: str, order: str) -> tuple | None:
+    """The (sort key, id) a cursor points past; it must come from the same sort and order."""
+    if not cursor:
+        return None
+    cursor_sort, cursor_order, value, last_id = decode_cursor(cursor, 4)
+    try:
+        if (cursor_sort, cursor_order) != (sort, order):
+            raise ValueError("another sort")
+        if sort == "occurred_at":
+            value = datetime.fromisoformat(value)
+        elif sort == "quantity" and not isinstance(value, int):
+            raise ValueError("not a quantity")
+        elif sort != "quantity" and not isinstance(value, str):
+            raise ValueError("not text")
+        return value, uuid.UUID(last_id)
+    except (TypeError, ValueError) as error:
+        raise Problem(400, "The cursor is not one this API gave out for this sort; start again without it.") from error
+
+
+@router.get("", response_model=Page[TransactionOut])
+async def list_transactions(
+    request: Request,
+    filters: Filters,
+    caller: Caller = require(Action.VIEW_TRANSACTIONS),
+    sort: Sort = "occurred_at",
+    order: Order = "desc",
+    limit: Limit = 50,
+    cursor: Cursor = None,
+):
+    window = Window(sort, order == "desc", _after(cursor, sort, order), limit)
+    query = TransactionsLog(caller.org_id, filters, window).page_query()
+    async with request.app.state.session_factory() as session:
+        rows = (await session.execute(query)).mappings().all()
+        page = rows[:limit]
+        representatives = await representatives_of(session, {row["counterparty_id"] for row in page})
+    items = [
+        TransactionOut(
+            **{k: row[k] for k in TransactionOut.model_fields if k in row},
+            counterparty=Counterparty(id=row["counterparty_id"], name=row["counterparty_name"]),
+            counterparty_representatives=representatives.get(row["counterparty_id"], []),
+        )
+        for row in page
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        key = last["sort_key"].isoformat() if isinstance(last["sort_key"], datetime) else last["sort_key"]
+        next_cursor = encode_cursor(sort, order, key, str(last["id"]))
+    return Page[TransactionOut](items=items, next_cursor=next_cursor)
+
+
+@router.get("/export.csv")
+async def export_transactions(
+    request: Request,
+    filters: Filters,
+    caller: Caller = require(Action.EXPORT_TRANSACTIONS),
+    sort: Sort = "occurred_at",
+    order: Order = "desc",
+    columns: Annotated[
+        str | None, Query(max_length=500, description=f"comma-separated, from: {', '.join(EXPORT_COLUMNS)}")
+    ] = None,
+):
+    try:
+        chosen = export_columns(columns)
+    except InvalidQuery as error:
+        raise Problem(422, str(error)) from error
+    query = TransactionsLog(caller.org_id, filters).export_query(chosen, sort, order == "desc")
+    engine = request.app.state.engine
+
+    async def rows():
+        # Its own connection, held while the response streams (the request's scope ends earlier).
+        async with engine.connect() as conn:
+            result = await conn.stream(query)
+            async for row in result:
+                yield tuple(row)
+
+    return csv_response("transactions", [EXPORT_COLUMNS[name] for name in chosen], rows())

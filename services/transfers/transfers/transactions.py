@@ -1,0 +1,171 @@
+"""The transactions log as queries: the completed transfers of one org, sent or received, with
+the counterparty from the org directory; filters, sort and keyset paging, and the CSV columns.
+
+Each side is its own branch of a UNION ALL, so each reads one partial index
+(transactions_sent / transactions_received) and the caller's org scopes both. A page sorted by a
+column of the transfer itself is cut in each branch already (keyset, order, limit), so the newest
+page of a long log reads a page's worth of index entries per side, not the whole log.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from shared.org_directory import org_directory, org_directory_representatives
+from transfers.db import transfers
+
+
+@dataclass(frozen=True)
+class TransactionFilters:
+    start: datetime | None = None  # inclusive
+    end: datetime | None = None  # exclusive
+    product_id: uuid.UUID | None = None
+    action_type: str | None = None
+    counterparty_id: uuid.UUID | None = None
+    po_number_contains: str | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """One page: sorted by `sort` then id, after a cursor's (sort key, id), `limit` rows plus one
+    (which tells whether there is a next page)."""
+
+    sort: str
+    descending: bool
+    after: tuple | None
+    limit: int
+
+    def cut(self, query: sa.Select, key, id_column) -> sa.Select:
+        if self.after is not None:
+            position = sa.tuple_(key, id_column)
+            query = query.where(position < self.after if self.descending else position > self.after)
+        order = [key.desc(), id_column.desc()] if self.descending else [key.asc(), id_column.asc()]
+        return query.order_by(*order).limit(self.limit + 1)
+
+
+def _sort_keys(occurred_at, product_name, action_type, quantity, entitlement_id, po_number, sales_order) -> dict:
+    """Sort keys never NULL, so (key, id) keyset comparisons hold for every row."""
+    return {
+        "occurred_at": occurred_at,
+        "product_name": sa.func.coalesce(product_name, ""),
+        "action_type": action_type,
+        "quantity": quantity,
+        "entitlement_id": entitlement_id,
+        "po_number": sa.func.coalesce(po_number, ""),
+        "sales_order": sa.func.coalesce(sales_order, ""),
+    }
+
+
+def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window: Window | None) -> sa.Select:
+    t = transfers.c
+    mine, other = (t.from_org_id, t.to_org_id) if direction == "sent" else (t.to_org_id, t.from_org_id)
+    query = sa.select(
+        t.id,
+        t.completed_at.label("occurred_at"),
+        t.product_id,
+        t.product_name,
+        t.product_description,
+        t.action.label("action_type"),
+        t.quantity,
+        t.entitlement_id,
+        t.po_number,
+        t.sales_order,
+        sa.literal(direction, sa.Text).label("direction"),
+        other.label("counterparty_id"),
+    ).where(mine == org_id, t.status == "completed")
+    if filters.start is not None:
+        query = query.where(t.completed_at >= filters.start)
+    if filters.end is not None:
+        query = query.where(t.completed_at < filters.end)
+    if filters.product_id is not None:
+        query = query.where(t.product_id == filters.product_id)
+    if filters.action_type is not None:
+        query = query.where(t.action == filters.action_type)
+    if filters.counterparty_id is not None:
+        query = query.where(other == filters.counterparty_id)
+    if filters.po_number_contains:
+        query = query.where(t.po_number.ilike(_contains(filters.po_number_contains), escape="\\"))
+    row_keys = _sort_keys(t.completed_at, t.product_name, t.action, t.quantity, t.entitlement_id, t.po_number,
+                          t.sales_order)
+    if window is not None and window.sort in row_keys:
+        query = window.cut(query, row_keys[window.sort], t.id)
+    return query
+
+
+def _contains(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class TransactionsLog:
+    """The caller's transactions as one FROM clause, and the expressions to sort and export by."""
+
+    def __init__(self, org_id: uuid.UUID, filters: TransactionFilters, window: Window | None = None):
+        self.window = window
+        branches = [_side(org_id, direction, filters, window).subquery() for direction in ("sent", "received")]
+        self.rows = sa.union_all(*(sa.select(branch) for branch in branches)).subquery("tx")
+        self.source = self.rows.outerjoin(org_directory, org_directory.c.id == self.rows.c.counterparty_id)
+        tx = self.rows.c
+        counterparty_name = org_directory.c.name
+        self.sort_keys = {
+            **_sort_keys(tx.occurred_at, tx.product_name, tx.action_type, tx.quantity, tx.entitlement_id,
+                         tx.po_number, tx.sales_order),
+            "counterparty": sa.func.coalesce(counterparty_name, ""),
+        }
+        reps = org_directory_representatives.c
+        # "ada@acme.example (Ada Lovelace)", or the email alone when no name is known.
+        full_name = sa.func.nullif(sa.func.concat_ws(" ", reps.first_name, reps.last_name), "")
+        listed = sa.func.concat(reps.email, sa.func.coalesce(sa.literal(" (").op("||")(full_name).op("||")(")"), ""))
+        self.export_values = {
+            "occurred_at": tx.occurred_at,
+            "product_name": tx.product_name,
+            "product_description": tx.product_description,
+            "action_type": tx.action_type,
+            "quantity": tx.quantity,
+            "entitlement_id": tx.entitlement_id,
+            "po_number": tx.po_number,
+            "sales_order": tx.sales_order,
+            "direction": tx.direction,
+            "counterparty": counterparty_name,
+            "counterparty_representatives": sa.select(
+                sa.func.array_to_string(
+                    sa.func.array_agg(aggregate_order_by(listed, reps.is_default.desc(), reps.email)), "; "
+                )
+            )
+            .where(reps.org_id == tx.counterparty_id)
+            .scalar_subquery(),
+        }
+
+    def page_query(self) -> sa.Select:
+        """The window's page, with the counterparty's name and the sort key (for the next cursor)."""
+        key = self.sort_keys[self.window.sort]
+        query = sa.select(self.rows, org_directory.c.name.label("counterparty_name"), key.label("sort_key"))
+        return self.window.cut(query.select_from(self.source), key, self.rows.c.id)
+
+    def export_query(self, columns: list[str], sort: str, descending: bool) -> sa.Select:
+        key = self.sort_keys[sort]
+        values = [self.export_values[name].label(name) for name in columns]
+        order = [key.desc(), self.rows.c.id.desc()] if descending else [key.asc(), self.rows.c.id.asc()]
+        return sa.select(*values).select_from(self.source).order_by(*order)
+
+
+async def representatives_of(session, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[dict]]:
+    """The representatives of each org, the default first."""
+    if not org_ids:
+        return {}
+    reps = org_directory_representatives.c
+    rows = (
+        await session.execute(
+            sa.select(reps.org_id, reps.email, reps.first_name, reps.last_name, reps.is_default)
+            .where(reps.org_id.in_(org_ids))
+            .order_by(reps.org_id, reps.is_default.desc(), reps.email)
+        )
+    ).mappings()
+    found: dict[uuid.UUID, list[dict]] = {}
+    for row in rows:
+        found.setdefault(row["org_id"], []).append(
+            {k: row[k] for k in ("email", "first_name", "last_name", "is_default")}
+        )
+    return found

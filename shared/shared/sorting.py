@@ -1,0 +1,97 @@
+"""Lists sorted by any column of an explicit allow-list: `?sort=<column>&order=asc|desc`, paged by
+a keyset cursor over (sort value, id).
+
+Text columns sort case-insensitively and a missing value (NULL) sorts as the empty text, so the
+sort value is never NULL and the keyset comparison holds across NULLs in both directions; other
+columns must be NOT NULL. The cursor names its sort and order: a cursor from another sort is a 400.
+
+    sorts = {"name": orgs.c.name, "created_at": orgs.c.created_at}
+    query = sorted_page_query(query, sorts, sort, order, orgs.c.id, cursor, limit)
+    rows = (await session.execute(query)).mappings().all()
+    return sorted_page(rows, limit, PartnerOut, sort, order)
+"""
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import sqlalchemy as sa
+from fastapi import Query
+from pydantic import BaseModel
+
+from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.problems import Problem
+
+SortBy = Annotated[str, Query(max_length=64, description="The column to sort by (see the endpoint's allow-list)")]
+SortOrder = Annotated[
+    Literal["asc", "desc"] | None,
+    Query(description="asc or desc; by default text sorts ascending and dates newest first"),
+]
+
+_SORT_VALUE = "_sort_value"
+_BAD_CURSOR = "The cursor is not one this API gave out for this sort; start again without it."
+
+
+def _is_text(expression) -> bool:
+    return isinstance(expression.type, sa.String)
+
+
+def _sort_key(expression):
+    return sa.func.lower(sa.func.coalesce(expression, "")) if _is_text(expression) else expression
+
+
+def resolve_order(sorts: Mapping[str, Any], sort: str, order: str | None) -> str:
+    """The order to use: the one asked for, else ascending for text and descending for the rest."""
+    if sort not in sorts:
+        raise Problem(422, f"sort must be one of: {', '.join(sorts)} (got '{sort}').")
+    if order is not None:
+        return order
+    return "asc" if _is_text(sorts[sort]) else "desc"
+
+
+def sorted_page_query(
+    query: sa.Select, sorts: Mapping[str, Any], sort: str, order: str | None, id_column, cursor: str | None, limit: int
+) -> sa.Select:
+    """`query` ordered by the sort column (then id), after the cursor, limit + 1 rows; each row
+    carries its sort value for the next cursor."""
+    order = resolve_order(sorts, sort, order)
+    key = _sort_key(sorts[sort])
+    descending = order == "desc"
+    query = query.add_columns(key.label(_SORT_VALUE))
+    if cursor:
+        after = _cursor_position(cursor, sort, order, sorts[sort])
+        position = sa.tuple_(key, id_column)
+        query = query.where(position < after if descending else position > after)
+    ordering = (key.desc(), id_column.desc()) if descending else (key.asc(), id_column.asc())
+    return query.order_by(*ordering).limit(limit + 1)
+
+
+def sorted_page(rows, limit: int, model: type[BaseModel], sort: str, order: str | None, sorts: Mapping[str, Any],
+                id_field: str = "id") -> Page:
+    """The page of `limit` rows (fetched limit + 1) and the cursor to the next one, if any."""
+    order = resolve_order(sorts, sort, order)
+    items = [model.model_validate(dict(row)) for row in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = rows[limit - 1]
+        value = last[_SORT_VALUE]
+        next_cursor = encode_cursor(
+            sort, order, value.isoformat() if isinstance(value, datetime) else value, str(last[id_field])
+        )
+    return Page[model](items=items, next_cursor=next_cursor)
+
+
+def _cursor_position(cursor: str, sort: str, order: str, expression) -> tuple[Any, uuid.UUID]:
+    """The (sort value, id) of the last row of the previous page; a 400 for any other cursor."""
+    cursor_sort, cursor_order, value, last_id = decode_cursor(cursor, 4)
+    if (cursor_sort, cursor_order) != (sort, order):
+        raise Problem(400, _BAD_CURSOR)
+    try:
+        if isinstance(expression.type, sa.DateTime):
+            value = datetime.fromisoformat(value)
+        elif _is_text(expression) and not isinstance(value, str):
+            raise ValueError(value)
+        return value, uuid.UUID(last_id)
+    except (TypeError, ValueError, AttributeError) as error:
+        raise Problem(400, _BAD_CURSOR) from error
