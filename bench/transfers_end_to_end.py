@@ -201,6 +201,8 @@ def run_system(infra, run_dir: Path) -> tuple[subprocess.Popen, str]:
                    "DATABASE_PREFIX": infra.database_prefix, "LOG_LEVEL": "WARNING", "SMTP_PORT": str(smtp_port),
                    "LICENSING_RUN_DIR": str(run_dir), "LICENSING_ADMIN_EMAIL": ADMIN_EMAIL,
                    "LICENSING_ADMIN_PASSWORD": PASSWORD,
+                   # one user drives the whole load: the gateway's per-user limit would be the figure
+                   "RATE_LIMIT_PER_USER": "0", "RATE_LIMIT_PER_ADDRESS": "0",
                    **{f"{name.upper()}_PORT": str(port) for name, port in ports.items()}}
     environment.pop("SMTP_HOST", None)
     process = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "run" / "run.py")], env=environment,

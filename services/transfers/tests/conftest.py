@@ -1,4 +1,5 @@
-"""The transfers service on the test infrastructure (its own database, the run's vhost), an HTTP
+"""The transfers service on test infrastructure of its own (databases and vhost apart from the rest of
+the run, so no other test's entitlements consumer answers its transfer requests), an HTTP
 client to it, and helpers: orgs put in its directory by the real org handlers, outcomes delivered
 through the real consumer (published on the bus) or applied by the registered handlers."""
 
@@ -16,7 +17,7 @@ from shared.db import UnitOfWork
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo
-from shared.testing import running
+from shared.testing import isolated_infrastructure, running
 from transfers.handlers import event_handlers
 from transfers.main import create_app
 from transfers.settings import TransfersSettings
@@ -24,10 +25,16 @@ from transfers.settings import TransfersSettings
 EXCHANGE = "licensing.events"
 
 
+@pytest.fixture(scope="session")
+async def own_infrastructure(infrastructure):
+    async with isolated_infrastructure(infrastructure) as own:
+        yield own
+
+
 # One running service per test module (its relay and consumer); tests keep apart by their own orgs.
 @pytest.fixture(scope="module")
-async def app(infrastructure, identity_keys_url):
-    app = create_app(infrastructure.settings(TransfersSettings, identity_url=identity_keys_url))
+async def app(own_infrastructure, identity_keys_url):
+    app = create_app(own_infrastructure.settings(TransfersSettings, identity_url=identity_keys_url))
     async with running(app):
         yield app
 
@@ -52,8 +59,8 @@ def signed_in(issue_token):
 
 
 @pytest.fixture
-async def broker(infrastructure):
-    connection = await aio_pika.connect(infrastructure.amqp_url)
+async def broker(own_infrastructure):
+    connection = await aio_pika.connect(own_infrastructure.amqp_url)
     channel = await connection.channel()
     await declare_topology(channel, EXCHANGE)
     yield channel
