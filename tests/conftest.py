@@ -104,7 +104,7 @@ class AuditStore:
 @pytest.fixture
 async def audit_service(infrastructure):
     """The real audit service (consumer, inbox, tables) running for the test."""
-    app = create_audit_app(infrastructure.settings(AuditSettings))
+    app = create_audit_app(infrastructure.settings(AuditSettings, trace_sql=True))  # test_tracing reads its SQL spans
     async with running(app):
         yield AuditStore(app.state.engine)
 

@@ -109,6 +109,9 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
                 name,
                 [sys.executable, "-m", "uvicorn", "--factory", f"{name}.main:create_app", "--host", host,
                  "--port", str(ports[name]), "--log-level", log_level, "--no-access-log",
+                 # longer than the gateway keeps idle connections (gateway.proxy), so it never
+                 # sends a request on a connection the service is closing
+                 "--timeout-keep-alive", "75",
                  "--timeout-graceful-shutdown", "5"],
                 run_dir,
                 logs,

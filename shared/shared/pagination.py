@@ -24,10 +24,17 @@ MAX_PAGE_SIZE = 200
 class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+    total: int | None = None  # every matching item, on lists asked with include_total=true
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items per page")]
 Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+IncludeTotal = Annotated[bool, Query(description="Also count every matching item (the page's total)")]
+
+
+async def count_matching(session, filtered: sa.Select) -> int:
+    """How many rows the list's filters match, whatever the page (dashboards' totals)."""
+    return (await session.execute(sa.select(sa.func.count()).select_from(filtered.order_by(None).subquery()))).scalar_one()
 
 
 def encode_cursor(*key: Any) -> str:

@@ -72,7 +72,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    instrument_app(app, engine)
+    instrument_app(app, engine, settings.traces_sql())
     return app
 
 

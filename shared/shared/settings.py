@@ -47,7 +47,12 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = Field(default="licensing-identity", alias="JWT_ISSUER")
 
     otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
+    # A span per SQL statement; unset: only when spans are exported (they cost CPU on every query).
+    trace_sql: bool | None = Field(default=None, alias="TRACE_SQL")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    def traces_sql(self) -> bool:
+        return self.trace_sql if self.trace_sql is not None else self.otlp_endpoint is not None
 
     def database_name(self) -> str:
         return f"{self.database_prefix}_{self.service_name}"

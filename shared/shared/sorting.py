@@ -6,9 +6,7 @@ sort value is never NULL and the keyset comparison holds across NULLs in both di
 columns must be NOT NULL. The cursor names its sort and order: a cursor from another sort is a 400.
 
     sorts = {"name": orgs.c.name, "created_at": orgs.c.created_at}
-    query = sorted_page_query(query, sorts, sort, order, orgs.c.id, cursor, limit)
-    rows = (await session.execute(query)).mappings().all()
-    return sorted_page(rows, limit, PartnerOut, sort, order)
+    return await fetch_sorted_page(session, query, sorts, sort, order, orgs.c.id, cursor, limit, PartnerOut)
 """
 
 import uuid
@@ -20,7 +18,7 @@ import sqlalchemy as sa
 from fastapi import Query
 from pydantic import BaseModel
 
-from shared.pagination import Page, decode_cursor, encode_cursor
+from shared.pagination import Page, count_matching, decode_cursor, encode_cursor
 from shared.problems import Problem
 
 SortBy = Annotated[str, Query(max_length=64, description="The column to sort by (see the endpoint's allow-list)")]
@@ -80,6 +78,19 @@ def sorted_page(rows, limit: int, model: type[BaseModel], sort: str, order: str 
             sort, order, value.isoformat() if isinstance(value, datetime) else value, str(last[id_field])
         )
     return Page[model](items=items, next_cursor=next_cursor)
+
+
+async def fetch_sorted_page(
+    session, query: sa.Select, sorts: Mapping[str, Any], sort: str, order: str | None, id_column, cursor: str | None,
+    limit: int, model: type[BaseModel], include_total: bool = False,
+) -> Page:
+    """One page of `query` (filtered, not yet ordered) and, when asked, how many rows it matches."""
+    page_query = sorted_page_query(query, sorts, sort, order, id_column, cursor, limit)
+    rows = (await session.execute(page_query)).mappings().all()
+    page = sorted_page(rows, limit, model, sort, order, sorts)
+    if include_total:
+        page.total = await count_matching(session, query)
+    return page
 
 
 def _cursor_position(cursor: str, sort: str, order: str, expression) -> tuple[Any, uuid.UUID]:

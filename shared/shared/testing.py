@@ -152,7 +152,8 @@ async def serving(app, lifespan: str = "off") -> AsyncIterator[str]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan=lifespan, log_level="warning", timeout_graceful_shutdown=1,
+                                          timeout_keep_alive=75))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():

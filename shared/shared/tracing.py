@@ -21,14 +21,24 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
     trace.set_tracer_provider(provider)
 
 
-def instrument_app(app, engine) -> None:
+def instrument_http(app) -> None:
+    """A span per request (not per body chunk: the ASGI send/receive spans cost more than they
+    tell); it carries the trace context the logs and the events take on."""
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
-    # instrument() is a process-wide singleton that would trace only the first engine of a process
-    # (tests run several services in one); _instrument() attaches the listeners to this engine.
-    SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
+
+
+def instrument_app(app, engine, trace_sql: bool) -> None:
+    instrument_http(app)
+    if trace_sql:
+        # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans were about a
+        # tenth of a service's CPU under load (py-spy), for nothing anyone could see.
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+
+        # instrument() is a process-wide singleton that would trace only the first engine of a
+        # process (tests run several services in one); _instrument() attaches to this engine.
+        SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
 
 
 _tracer = trace.get_tracer("licensing")  # a proxy: follows the provider configured later

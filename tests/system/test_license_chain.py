@@ -127,6 +127,10 @@ async def test_vendor_to_distributor_to_integrator_to_customer_to_activation(pla
     assert dashboards["customer"]["licenses"] == {"available": 10, "activated": 4, "unactivated": 6}
     assert [a["quantity"] for a in dashboards["customer"]["recent_activations"]] == [4]
     assert all(d["missing"] == [] for d in dashboards.values()), dashboards
+    # Each tier's counts, from orgs and identity: one child org and one member (its Admin) each.
+    assert (dashboards["distributor"]["total_integrators"], dashboards["distributor"]["total_members"]) == (1, 1)
+    assert (dashboards["integrator"]["total_customers"], dashboards["integrator"]["total_members"]) == (1, 1)
+    assert dashboards["customer"]["total_members"] == 1
 
     async with platform.apps["entitlements"].state.session_factory() as session:
         assert await unconserved_lines(session) == []

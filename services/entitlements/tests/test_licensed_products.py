@@ -54,3 +54,37 @@ async def test_the_products_tab_searches_sorts_and_pages(pages, licensing):
     assert await names(sort="description", order="asc", limit=2) == ["Beta", "Gamma", "Alpha"]
     for sort in ("name", "license_type", "description", "available", "transferred", "activated"):
         assert sorted(await names(sort=sort, order="desc", limit=1)) == ["Alpha", "Beta", "Gamma"]
+
+
+async def test_an_org_sees_what_its_child_orgs_hold_and_no_further(api, pages, licensing):
+    """The detail panel of an integrator (or customer) shows the licenses that org holds."""
+    camera = await licensing.product("Camera", "subscription")
+    entitlement = (await licensing.issue([(camera, 10)]))["entitlement_id"]
+    await licensing.down_to_customer(entitlement, camera, 6)
+    assert (await licensing.activate(entitlement, camera, 2)).status_code == 201
+    orgs = licensing.orgs
+
+    [held] = await pages("/api/v1/licenses/products", licensing.distributor, org_id=str(orgs.integrator))
+    assert (held["name"], held["available"], held["transferred"], held["activated"]) == ("Camera", 0, 6, 0)
+    [held] = await pages("/api/v1/licenses/products", licensing.integrator, org_id=str(orgs.customer))
+    assert (held["available"], held["activated"]) == (4, 2)
+    detail = await api.get(f"/api/v1/licenses/products/{camera['id']}", headers=licensing.integrator,
+                           params={"org_id": str(orgs.customer)})
+    assert detail.status_code == 200 and detail.json()["available"] == 4
+    [own] = await pages("/api/v1/licenses/products", licensing.distributor, org_id=str(orgs.distributor))
+    assert own["available"] == 4
+    # An archived child still shows what it holds.
+    archived = await licensing.add_org("integrator", orgs.distributor, status="archived")
+    assert await pages("/api/v1/licenses/products", licensing.distributor, org_id=str(archived)) == []
+
+    # A grandchild, a parent, a stranger's org, an unknown id: 404, never their licenses.
+    stranger = await licensing.add_org("integrator", await licensing.add_org("distributor", orgs.vendor))
+    for caller, org_id in ((licensing.distributor, orgs.customer), (licensing.customer, orgs.integrator),
+                           (licensing.distributor, stranger), (licensing.distributor, uuid.uuid4())):
+        for path in ("/api/v1/licenses/products", f"/api/v1/licenses/products/{camera['id']}"):
+            answer = await api.get(path, headers=caller, params={"org_id": str(org_id)})
+            assert answer.status_code == 404, (path, answer.text)
+            assert answer.headers["content-type"] == "application/problem+json"
+    assert (await api.get("/api/v1/licenses/products", headers=licensing.distributor,
+                          params={"org_id": "not-a-uuid"})).status_code == 422
+    await licensing.conserved()

@@ -5,17 +5,17 @@ with shared.service, from the same shared pieces."""
 import contextlib
 
 from fastapi import FastAPI
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
 from gateway.api import dashboard, docs, health, mail, proxy
-from gateway.proxy import ReverseProxy, create_client
+from gateway.proxy import ReverseProxy, create_proxy_session
 from gateway.settings import GatewaySettings
+from gateway.upstream import create_client
 from shared.auth.tokens import verifier_for
 from shared.health import health_router
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
-from shared.tracing import configure_tracing
+from shared.tracing import configure_tracing, instrument_http
 
 log = get_logger(__name__)
 
@@ -27,10 +27,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
-        # One client for the process: its connection pool keeps upstream connections alive.
-        async with create_client(settings) as client:
+        # One pool per process for the proxied traffic, one for the gateway's own calls
+        # (dashboard, docs, readiness): both keep upstream connections alive.
+        async with create_client(settings) as client, create_proxy_session(settings) as session:
             app.state.http = client
-            app.state.proxy = ReverseProxy(client, settings.upstream_urls())
+            app.state.proxy = ReverseProxy(session, settings.upstream_urls())
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
             yield
 
@@ -47,5 +48,5 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    instrument_http(app)
     return app

@@ -1,12 +1,15 @@
 """The streaming reverse proxy: one pooled HTTP client forwards a request to the service that
 owns it and streams the answer back, so a large CSV export never sits whole in the gateway."""
 
+import asyncio
 from collections.abc import AsyncIterator, Mapping
 
-import httpx
+import aiohttp
+from multidict import CIMultiDict
 from starlette.background import BackgroundTask
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
+from yarl import URL
 
 from gateway.domain.headers import end_to_end, relative_location
 from gateway.settings import GatewaySettings
@@ -23,71 +26,85 @@ _SET_ON_REQUESTS = (b"host", b"x-request-id", b"traceparent", b"tracestate", b"x
                     b"x-forwarded-host", b"x-forwarded-proto")
 # The gateway's server and middleware add these to every answer; passing them on would double them.
 _SET_ON_RESPONSES = (b"date", b"server", b"x-request-id")
+# Idle upstream connections are dropped well before the services close them (uvicorn runs with
+# --timeout-keep-alive 75), so a request never goes out on a connection that is being closed.
+UPSTREAM_KEEPALIVE_SECONDS = 30
+# A request that cannot have changed anything may go again when a kept-alive connection was gone.
+_SAFE_TO_REPEAT = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def create_client(settings: GatewaySettings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(settings.upstream_read_timeout, connect=settings.upstream_connect_timeout),
-        limits=httpx.Limits(
-            max_connections=settings.upstream_max_connections,
-            max_keepalive_connections=settings.upstream_max_connections,
-        ),
-        follow_redirects=False,  # a redirect is the client's to follow, through the gateway
+def create_proxy_session(settings: GatewaySettings) -> aiohttp.ClientSession:
+    """aiohttp for the hot path: httpx's pool scans every connection for each request, which
+    took most of the gateway's CPU with 64 clients (py-spy, bench/transfers_end_to_end.py)."""
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections,
+                                       keepalive_timeout=UPSTREAM_KEEPALIVE_SECONDS),
+        # connect: waiting for a pooled connection and connecting; sock_read: the wait between chunks.
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=settings.upstream_connect_timeout,
+                                      connect=settings.upstream_connect_timeout + settings.upstream_pool_timeout,
+                                      sock_read=settings.upstream_read_timeout),
+        auto_decompress=False,  # bytes pass through as the service sent them
+        cookie_jar=aiohttp.DummyCookieJar(),  # one session for every user: never keep anyone's cookies
+        skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
         trust_env=False,  # upstreams are internal: never through an HTTP_PROXY meant for the outside
     )
 
 
 class ReverseProxy:
-    def __init__(self, client: httpx.AsyncClient, upstreams: Mapping[str, str]):
-        self._client = client
+    def __init__(self, session: aiohttp.ClientSession, upstreams: Mapping[str, str]):
+        self._session = session
         self._upstreams = dict(upstreams)
 
     async def forward(self, request: Request, service: str) -> Response:
         base = self._upstreams[service]
-        outgoing = self._client.build_request(
-            request.method,
-            _upstream_url(base, request),
-            headers=_request_headers(request),
-            content=request.stream() if _has_body(request) else None,
-        )
         try:
-            upstream = await self._client.send(outgoing, stream=True)
-        except (httpx.ConnectError, httpx.ConnectTimeout) as error:
+            upstream = await self._send(request, base)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             log.warning("upstream unreachable", upstream=service, error=repr(error))
             return problem_response(
                 503, f"The {service} service is unavailable; try again shortly.", "Service unavailable",
                 headers={"Retry-After": "5"}, service=service,
             )
-        except httpx.PoolTimeout:
-            return problem_response(503, "The gateway is at capacity; try again shortly.", headers={"Retry-After": "1"})
-        except httpx.TimeoutException as error:
+        except (aiohttp.SocketTimeoutError, asyncio.TimeoutError) as error:
             log.warning("upstream timed out", upstream=service, error=repr(error))
             return problem_response(504, f"The {service} service did not answer in time.", service=service)
-        except httpx.TransportError as error:
-            log.warning("upstream answer broken", upstream=service, error=repr(error))
-            return problem_response(502, f"The {service} service gave no valid answer.", service=service)
         except ClientDisconnect:
             return problem_response(400, "The request body ended before its announced length.")
+        except aiohttp.ClientError as error:
+            log.warning("upstream answer broken", upstream=service, error=repr(error))
+            return problem_response(502, f"The {service} service gave no valid answer.", service=service)
         response = StreamingResponse(
-            _relay(upstream, service), status_code=upstream.status_code, background=BackgroundTask(upstream.aclose)
+            _relay(upstream, service), status_code=upstream.status, background=BackgroundTask(upstream.release)
         )
-        response.raw_headers = relative_location(end_to_end(upstream.headers.raw, _SET_ON_RESPONSES), base)
+        response.raw_headers = relative_location(end_to_end(upstream.raw_headers, _SET_ON_RESPONSES), base)
         return response
 
+    async def _send(self, request: Request, base: str) -> aiohttp.ClientResponse:
+        url, headers = _upstream_url(base, request), _request_headers(request)
+        body = request.stream() if _has_body(request) else None
+        try:
+            return await self._session.request(request.method, url, headers=headers, data=body,
+                                               allow_redirects=False)
+        except aiohttp.ServerDisconnectedError:
+            if request.method not in _SAFE_TO_REPEAT:
+                raise
+            return await self._session.request(request.method, url, headers=headers, allow_redirects=False)
 
-def _upstream_url(base: str, request: Request) -> httpx.URL:
+
+def _upstream_url(base: str, request: Request) -> URL:
     # The raw path keeps the client's encoding; the routing decision used the same path decoded,
     # exactly as the upstream will decode it.
     raw_path = request.scope.get("raw_path") or request.scope["path"].encode()
     query = request.scope.get("query_string", b"")
-    return httpx.URL(base).copy_with(raw_path=raw_path + (b"?" + query if query else b""))
+    target = (raw_path + (b"?" + query if query else b"")).decode("latin-1")
+    return URL(base.rstrip("/") + target, encoded=True)
 
 
 def _has_body(request: Request) -> bool:
     return "content-length" in request.headers or "transfer-encoding" in request.headers
 
 
-def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
+def _request_headers(request: Request) -> CIMultiDict[str]:
     headers = end_to_end(request.headers.raw, _SET_ON_REQUESTS)
     own = {
         "x-request-id": context.correlation_id.get() or "",
@@ -96,17 +113,18 @@ def _request_headers(request: Request) -> list[tuple[bytes, bytes]]:
         "x-forwarded-proto": request.url.scheme,
         **inject_trace_context(),
     }
-    return headers + [(name.encode(), value.encode("latin-1")) for name, value in own.items() if value]
+    return CIMultiDict([(name.decode("latin-1"), value.decode("latin-1")) for name, value in headers]
+                       + [(name, value) for name, value in own.items() if value])
 
 
-async def _relay(upstream: httpx.Response, service: str) -> AsyncIterator[bytes]:
+async def _relay(upstream: aiohttp.ClientResponse, service: str) -> AsyncIterator[bytes]:
     try:
-        async for chunk in upstream.aiter_raw():
+        async for chunk in upstream.content.iter_any():
             yield chunk
-    except httpx.HTTPError as error:
+    except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         # The status is already sent: breaking the connection is the only way to tell the client
         # that the body is incomplete, rather than ending it as if it were whole.
         log.warning("upstream stream broke off", upstream=service, error=repr(error))
         raise
     finally:
-        await upstream.aclose()
+        upstream.release()

@@ -22,6 +22,7 @@ class GatewaySettings(ServiceSettings):
     upstream_connect_timeout: float = 2.0
     upstream_read_timeout: float = 30.0
     upstream_max_connections: int = 512
+    upstream_pool_timeout: float = 5.0  # waiting for a free upstream connection when all are busy
     readiness_timeout: float = 2.0
 
     # Request rates (per second, sustained) and bursts, per client address and per signed-in user.

@@ -56,6 +56,11 @@ async def test_members_sort_by_every_column_both_ways(identity, new_member, pass
         await session.commit()
     everyone = await walk(identity, "/api/v1/members", headers)
     assert len(everyone) == 6
+    counted = await identity.get("/api/v1/members", params={"limit": 2, "include_total": "true"}, headers=headers)
+    assert (len(counted.json()["items"]), counted.json()["total"]) == (2, 6)
+    named = await identity.get("/api/v1/members", params={"q": "zed", "include_total": "true"}, headers=headers)
+    assert named.json()["total"] == 2
+    assert (await identity.get("/api/v1/members", headers=headers)).json()["total"] is None
     columns = {"name": lambda m: f"{m['first_name']} {m['last_name']}", "first_name": lambda m: m["first_name"],
                "last_name": lambda m: m["last_name"], "email": lambda m: m["email"], "phone": lambda m: m["phone"],
                "role": lambda m: m["role"], "created_at": lambda m: m["created_at"]}
@@ -80,6 +85,9 @@ async def test_invites_sort_by_every_column_both_ways(identity, new_member):
         assert created.status_code == 201, created.text
     everyone = await walk(identity, "/api/v1/invites", headers)
     assert len(everyone) == 4
+    viewers = await identity.get("/api/v1/invites", params={"role": "viewer", "limit": 1, "include_total": "true"},
+                                 headers=headers)
+    assert (len(viewers.json()["items"]), viewers.json()["total"]) == (1, 2)
     for sort in ("email", "role", "phone", "created_at", "expires_at"):
         for order in ("asc", "desc"):
             listed = await walk(identity, "/api/v1/invites", headers, sort=sort, order=order)

@@ -62,6 +62,15 @@ async def test_integrators_sort_by_every_column_both_ways(api, distributor, issu
     germans = await walk(api, "/api/v1/integrators", headers, country="de", sort="name")
     assert [i["name"] for i in germans] == ["beta", "Beta"] or [i["name"] for i in germans] == ["Beta", "beta"]
     assert [i["id"] for i in germans] == expected(germans, "name", False)
+    # The total of the filtered list, whatever the page (the dashboard's "total integrators").
+    counted = await api.get("/api/v1/integrators", params={"country": "DE", "limit": 1, "include_total": "true"},
+                            headers=headers)
+    assert (len(counted.json()["items"]), counted.json()["total"]) == (1, 2)
+    everything = await api.get("/api/v1/integrators", params={"limit": 1, "include_total": "true"}, headers=headers)
+    assert everything.json()["total"] == 5
+    assert (await api.get("/api/v1/integrators", params={"status": "archived", "include_total": "true"},
+                          headers=headers)).json()["total"] == 0
+    assert (await api.get("/api/v1/integrators", headers=headers)).json()["total"] is None  # not asked: not counted
 
 
 async def test_customers_and_distributors_sort_the_same_way(app, api, distributor, issue_token):

@@ -3,16 +3,16 @@ has transferred and has activated, and the entitlements those licenses come from
 
 import uuid
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from entitlements.api.entitlements import effective_status
 from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
-from entitlements.api.scope import held_lines
+from entitlements.api.scope import Holder, held_lines, holder_for
 from entitlements.db import entitlement_lines, entitlements, products
 from entitlements.ledger import today
 from shared.auth.dependencies import require
@@ -48,8 +48,8 @@ class LicensedProduct(BaseModel):
     entitlements: list[ProductEntitlement]
 
 
-def _per_product(caller: Caller) -> sa.Subquery:
-    held = held_lines(caller)
+def _per_product(holder: Holder) -> sa.Subquery:
+    held = held_lines(holder)
     newest_first = (entitlements.c.order_date.desc(), entitlements.c.id.desc())
 
     def total(column) -> sa.ColumnElement:
@@ -87,6 +87,9 @@ def _per_product(caller: Caller) -> sa.Subquery:
 
 
 SORTS = ("name", "license_type", "description", "available", "transferred", "activated")
+# Absent: the caller's org. One of its integrators or customers (or a distributor, for the vendor):
+# what that org holds, for its detail panel.
+HolderOrg = Annotated[uuid.UUID | None, Query(description="A child org of the caller's, for its detail panel")]
 
 
 @router.get("/products", response_model=Page[LicensedProduct])
@@ -98,20 +101,21 @@ async def licensed_products(
     order: Order = "asc",
     limit: Limit = 50,
     cursor: Cursor = None,
+    org_id: HolderOrg = None,
 ):
-    rows_of = _per_product(caller)
-    p = rows_of.c
-    query = sa.select(rows_of)
-    if search and search.strip():
-        pattern = contains_pattern(search)
-        query = query.where(sa.or_(p.name.ilike(pattern, escape="\\"), p.license_type.ilike(pattern, escape="\\")))
-    columns = {
-        "name": (p.name, str), "license_type": (p.license_type, str), "description": (p.description_key, str),
-        "available": (p.available, int), "transferred": (p.transferred, int), "activated": (p.activated, int),
-    }
-    query = keyset_page(query, columns=columns, sort=sort, order=order, id_column=p.product_id, id_type=uuid.UUID,
-                        cursor=cursor, limit=limit)
     async with request.app.state.session_factory() as session:
+        rows_of = _per_product(await holder_for(session, caller, org_id))
+        p = rows_of.c
+        query = sa.select(rows_of)
+        if search and search.strip():
+            pattern = contains_pattern(search)
+            query = query.where(sa.or_(p.name.ilike(pattern, escape="\\"), p.license_type.ilike(pattern, escape="\\")))
+        columns = {
+            "name": (p.name, str), "license_type": (p.license_type, str), "description": (p.description_key, str),
+            "available": (p.available, int), "transferred": (p.transferred, int), "activated": (p.activated, int),
+        }
+        query = keyset_page(query, columns=columns, sort=sort, order=order, id_column=p.product_id,
+                            id_type=uuid.UUID, cursor=cursor, limit=limit)
         rows = (await session.execute(query)).mappings().all()
     return Page[LicensedProduct](
         items=[LicensedProduct.model_validate(dict(r)) for r in rows[:limit]],
@@ -120,10 +124,12 @@ async def licensed_products(
 
 
 @router.get("/products/{product_id}", response_model=LicensedProduct)
-async def licensed_product(request: Request, product_id: uuid.UUID, caller: Caller = require(Action.VIEW_LICENSES)):
-    """The detail panel of one product: 404 when the caller holds none of it."""
-    rows_of = _per_product(caller)
+async def licensed_product(
+    request: Request, product_id: uuid.UUID, caller: Caller = require(Action.VIEW_LICENSES), org_id: HolderOrg = None
+):
+    """The detail panel of one product: 404 when the org holds none of it."""
     async with request.app.state.session_factory() as session:
+        rows_of = _per_product(await holder_for(session, caller, org_id))
         row = (await session.execute(sa.select(rows_of).where(rows_of.c.product_id == product_id))).mappings().first()
     if row is None:
         raise Problem(404, f"You hold no licenses of product {product_id}.")

@@ -4,18 +4,42 @@ queries take their scope from, so no route can show another org's licenses.
 A distributor, integrator or customer sees the lines it has received any of (its holding rows),
 with its own running totals. The vendor issued everything: it sees every line, with the whole
 quantity as received and transferred, and what is still unactivated or activated anywhere.
+An org also sees what each of its child orgs holds (their detail panels), and nothing further.
 """
 
+import uuid
+from dataclasses import dataclass
+
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import entitlement_lines, holdings
 from shared.auth.permissions import Tier
 from shared.auth.tokens import Caller
+from shared.org_directory import find_org
+from shared.problems import Problem
 
 
-def held_lines(caller: Caller) -> sa.Subquery:
+@dataclass(frozen=True)
+class Holder:
+    org_id: uuid.UUID
+    tier: Tier
+
+
+async def holder_for(session: AsyncSession, caller: Caller, org_id: uuid.UUID | None) -> Holder:
+    """The caller's own org, or one of its child orgs (archived ones too: they may still hold
+    licenses); any other org is unknown to the caller: 404."""
+    if org_id is None or org_id == caller.org_id:
+        return Holder(caller.org_id, Tier(caller.tier))
+    child = await find_org(session, org_id)
+    if child is None or child.parent_id != caller.org_id:
+        raise Problem(404, f"No organization of yours with id {org_id}.")
+    return Holder(child.id, Tier(child.tier))
+
+
+def held_lines(holder: Holder | Caller) -> sa.Subquery:
     """Columns: line_id, received, available, transferred, activated (integers, never null)."""
-    if caller.tier == Tier.VENDOR:
+    if holder.tier == Tier.VENDOR:
         totals = (
             sa.select(
                 holdings.c.line_id,
@@ -39,6 +63,6 @@ def held_lines(caller: Caller) -> sa.Subquery:
     return (
         sa.select(holdings.c.line_id, holdings.c.received, holdings.c.available, holdings.c.transferred,
                   holdings.c.activated)
-        .where(holdings.c.org_id == caller.org_id, holdings.c.received > 0)
+        .where(holdings.c.org_id == holder.org_id, holdings.c.received > 0)
         .subquery("held")
     )

@@ -17,9 +17,9 @@ from shared.auth.permissions import Action
 from shared.db import UnitOfWork
 from shared.events.identity import InviteCreated, InviteDeleted, InviteResent, MemberCreated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
-from shared.pagination import Cursor, Limit, Page
+from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
-from shared.sorting import SortBy, SortOrder, sorted_page, sorted_page_query
+from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 
 router = APIRouter()
 
@@ -111,16 +111,16 @@ async def create_invite(body: InviteRequest, request: Request, idempotency_key: 
 @router.get("/api/v1/invites")
 async def list_invites(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
                        q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
-                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None) -> Page[Invite]:
+                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None,
+                       include_total: IncludeTotal = False) -> Page[Invite]:
     query = sa.select(*_COLUMNS).where(invites.c.org_id == caller.org_id, _PENDING)
     if role:
         query = query.where(invites.c.role == role)
     if q:
         query = query.where(invites.c.email.icontains(q, autoescape=True))
-    query = sorted_page_query(query, _SORTS, sort, order, invites.c.id, cursor, limit)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return sorted_page(rows, limit, Invite, sort, order, _SORTS)
+        return await fetch_sorted_page(session, query, _SORTS, sort, order, invites.c.id, cursor, limit, Invite,
+                                       include_total)
 
 
 @router.post("/api/v1/invites/{invite_id}/resend")

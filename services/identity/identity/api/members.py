@@ -13,9 +13,9 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Role
 from shared.db import UnitOfWork
 from shared.events.identity import MemberRemoved, MemberRoleChanged
-from shared.pagination import Cursor, Limit, Page
+from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
-from shared.sorting import SortBy, SortOrder, sorted_page, sorted_page_query
+from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 
 router = APIRouter()
 
@@ -52,7 +52,8 @@ _SORTS = {"name": members.c.first_name + " " + members.c.last_name, "first_name"
 @router.get("/api/v1/members")
 async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
                        q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
-                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None) -> Page[Member]:
+                       order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None,
+                       include_total: IncludeTotal = False) -> Page[Member]:
     query = sa.select(*_COLUMNS).where(members.c.org_id == caller.org_id, _ACTIVE)
     if role:
         query = query.where(members.c.role == role)
@@ -60,10 +61,9 @@ async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), ro
         query = query.where(sa.or_(*(column.icontains(q, autoescape=True) for column in
                                      (members.c.first_name, members.c.last_name, members.c.email,
                                       members.c.phone))))
-    query = sorted_page_query(query, _SORTS, sort, order, members.c.id, cursor, limit)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return sorted_page(rows, limit, Member, sort, order, _SORTS)
+        return await fetch_sorted_page(session, query, _SORTS, sort, order, members.c.id, cursor, limit, Member,
+                                       include_total)
 
 
 @router.get("/api/v1/members/{member_id}")

@@ -10,8 +10,8 @@ from fastapi import Depends, Query, Request
 
 from orgs.api.company import PartnerOut
 from orgs.db import organizations
-from shared.pagination import Cursor, Limit, Page
-from shared.sorting import SortBy, SortOrder, sorted_page, sorted_page_query
+from shared.pagination import Cursor, IncludeTotal, Limit, Page
+from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 
 SEARCHED = ("name", "email_domain", "country", "contact_name", "contact_email")
 SORTS = {
@@ -34,6 +34,7 @@ class ListQuery:
     order: SortOrder = None
     limit: Limit = 50
     cursor: Cursor = None
+    include_total: IncludeTotal = False
 
 
 ListParameters = Annotated[ListQuery, Depends()]
@@ -48,9 +49,6 @@ async def list_children(request: Request, parent_id: uuid.UUID, tier: str, param
     if params.q and params.q.strip():
         pattern = "%" + params.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(sa.or_(*(organizations.c[c].ilike(pattern, escape="\\") for c in SEARCHED)))
-    query = sorted_page_query(
-        query, SORTS, params.sort, params.order, organizations.c.id, params.cursor, params.limit
-    )
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return sorted_page(rows, params.limit, PartnerOut, params.sort, params.order, SORTS)
+        return await fetch_sorted_page(session, query, SORTS, params.sort, params.order, organizations.c.id,
+                                       params.cursor, params.limit, PartnerOut, params.include_total)
