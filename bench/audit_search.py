@@ -182,7 +182,7 @@ async def measure(app, keys_url: str, key, mix) -> dict[str, tuple[float, float,
                   "iss": "licensing-identity", "iat": now, "exp": now + 3600}
         return jwt.encode(claims, key, algorithm="RS256", headers={"kid": KEY_ID})
 
-    results = {}
+    results, slowest = {}, []
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://audit") as client:
         warm = mix["text"][0]
         await client.get("/api/v1/audit-events", params=warm["params"], headers={"Authorization": f"Bearer {token(warm['org'])}"})
@@ -193,25 +193,42 @@ async def measure(app, keys_url: str, key, mix) -> dict[str, tuple[float, float,
                 started = time.perf_counter()
                 response = await client.get("/api/v1/audit-events", params=request["params"], headers=headers)
                 latencies.append((time.perf_counter() - started) * 1000)
+                slowest.append((latencies[-1], kind, request["params"].get("search"), request["org"]))
                 response.raise_for_status()
                 found.append(len(response.json()["items"]))
             latencies.sort()
             p99 = latencies[min(len(latencies) - 1, round(0.99 * len(latencies)) - 1)]
             results[kind] = (statistics.median(latencies), p99, latencies[-1], statistics.mean(found))
-    return results
+    return results, sorted(slowest, key=lambda s: s[0], reverse=True)[:8]
 
 
-async def main(count: int, queries: int, keep: bool) -> None:
-    database = f"bench_audit_{os.getpid()}"
-    dsn = f"{LOCAL_POSTGRES.replace('+asyncpg', '')}/{database}"
-    await ensure_database(ServiceSettings(postgres_dsn=LOCAL_POSTGRES), database)
+async def world_of(dsn: str):
+    """The orgs (busiest first) and members of a database loaded by an earlier --keep run."""
+    connection = await asyncpg.connect(dsn)
     try:
-        await asyncio.to_thread(migrate, "audit", f"{LOCAL_POSTGRES}/{database}")
-        rng = random.Random(20261123)
-        world = make_world(rng)
-        started = time.perf_counter()
-        timings = await load(dsn, count, rng, world)
-        total_load = time.perf_counter() - started
+        orgs = [row["org"] for row in await connection.fetch(
+            "SELECT org, count(*) FROM audit_events, unnest(visible_to) AS org GROUP BY org ORDER BY count(*) DESC")]
+        members = [tuple(row) for row in await connection.fetch("SELECT member_id, org_id, email FROM audit_members")]
+    finally:
+        await connection.close()
+    return orgs, [1 / (rank + 1) for rank in range(len(orgs))], members, None
+
+
+async def main(count: int, queries: int, keep: bool, reuse: str | None) -> None:
+    database = reuse or f"bench_audit_{os.getpid()}"
+    dsn = f"{LOCAL_POSTGRES.replace('+asyncpg', '')}/{database}"
+    rng = random.Random(20261123)
+    if reuse:
+        keep, timings, total_load, world = True, {}, 0.0, await world_of(dsn)
+    else:
+        await ensure_database(ServiceSettings(postgres_dsn=LOCAL_POSTGRES), database)
+    try:
+        if not reuse:
+            await asyncio.to_thread(migrate, "audit", f"{LOCAL_POSTGRES}/{database}")
+            world = make_world(rng)
+            started = time.perf_counter()
+            timings = await load(dsn, count, rng, world)
+            total_load = time.perf_counter() - started
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
@@ -219,16 +236,19 @@ async def main(count: int, queries: int, keep: bool) -> None:
         keys.get("/.well-known/jwks.json")(lambda: {"keys": [{**public, "kid": KEY_ID, "use": "sig", "alg": "RS256"}]})
         async with serving(keys) as keys_url:
             app = create_app(AuditSettings(database_url=f"{LOCAL_POSTGRES}/{database}", identity_url=keys_url))
-            results = await measure(app, keys_url, key, query_mix(rng, world, queries))
+            results, slowest = await measure(app, keys_url, key, query_mix(rng, world, queries))
             await app.state.engine.dispose()
 
-        print(f"\nloaded {count:,} events in {total_load:.1f} s")
+        print(f"\nreused {database}" if reuse else f"\nloaded {count:,} events in {total_load:.1f} s")
         for name, value in timings.items():
             print(f"  {name:<36} {value:8.1f}")
         print(f"\n{queries} requests per kind, GET /api/v1/audit-events (limit 50 unless said), one at a time")
         print(f"  {'kind':<24} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'mean rows':>10}")
         for kind, (p50, p99, worst, rows) in results.items():
             print(f"  {kind:<24} {p50:8.1f} {p99:8.1f} {worst:8.1f} {rows:10.1f}")
+        print("\nthe slowest requests (to EXPLAIN with --keep):")
+        for took, kind, term, org in slowest:
+            print(f"  {took:8.1f} ms  {kind:<24} search={term!r}  org={org} (rank {world[0].index(org)})")
     finally:
         if not keep:
             connection = await asyncpg.connect(f"{LOCAL_POSTGRES.replace('+asyncpg', '')}/postgres")
@@ -248,7 +268,8 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--keep", action="store_true", help="keep the database (for EXPLAIN)")
+    parser.add_argument("--database", help="measure again on a database an earlier --keep run loaded")
     arguments = parser.parse_args()
     signal.signal(signal.SIGTERM, _interrupted)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(arguments.events, arguments.queries, arguments.keep))
+        asyncio.run(main(arguments.events, arguments.queries, arguments.keep, arguments.database))

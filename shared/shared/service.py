@@ -35,7 +35,7 @@ def create_service_app(
     restarted when they fail, stopped with the app."""
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
-    engine = create_engine(settings.resolved_database_url(), settings.db_pool_size)
+    engine = create_engine(settings.resolved_database_url(), settings.db_pool_size, settings.db_custom_plans)
     session_factory = async_sessionmaker(engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager

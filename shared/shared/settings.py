@@ -33,6 +33,7 @@ class ServiceSettings(BaseSettings):
     database_prefix: str = Field(default="licensing", alias="DATABASE_PREFIX")
     database_url: str | None = None
     db_pool_size: int = 10
+    db_custom_plans: bool = False  # see shared.db.create_engine
 
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
     events_exchange: str = "licensing.events"
