@@ -101,15 +101,18 @@ async def change_holding(
             .on_conflict_do_update(index_elements=["line_id", "org_id"], set_=increments)
             .returning(holdings.c.available)
         )
-    available_after = (await session.execute(statement)).scalar_one()
-    await session.execute(
-        sa.insert(ledger_entries).values(
-            line_id=line_id, org_id=org_id, kind=kind, quantity=delta, available_after=available_after,
-            transfer_id=transfer_id, activation_id=activation_id, counterparty_org_id=counterparty_org_id,
-            actor_user_id=actor_user_id,
-        )
+    # One statement for both writes (the holding's change feeds its ledger entry): half the round
+    # trips on the busiest path of the service. No holding changed (none to take from): no row.
+    changed = statement.cte("changed")
+    entry = dict(line_id=line_id, org_id=org_id, kind=kind, quantity=delta, transfer_id=transfer_id,
+                 activation_id=activation_id, counterparty_org_id=counterparty_org_id, actor_user_id=actor_user_id)
+    values = [sa.literal(value, type_=ledger_entries.c[name].type) for name, value in entry.items()]
+    write = (
+        sa.insert(ledger_entries)
+        .from_select([*entry, "available_after"], sa.select(*values, changed.c.available))
+        .returning(ledger_entries.c.available_after)
     )
-    return available_after
+    return (await session.execute(write)).scalar_one()
 
 
 async def apply_transfer(session: AsyncSession, request: TransferRequested) -> TransferCompleted | TransferRejected:
