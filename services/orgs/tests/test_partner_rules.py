@@ -2,7 +2,8 @@
 
 import pytest
 
-from orgs.domain.partners import InvalidPartner, RepresentativeDraft, check_country, check_email, default_representative
+from orgs.domain.partners import InvalidPartner, RepresentativeDraft, check_country, default_representative
+from shared.validation import InvalidEmail, check_email
 
 
 def reps(*emails: str, default: int | None = None) -> list[RepresentativeDraft]:
@@ -26,7 +27,7 @@ def test_broken_rules_are_refused(drafts):
 
 @pytest.mark.parametrize("email", ["plain", "a@b", "a@@b.io", "a b@c.io", ".a@b.io", "a@-b.io", "a@b.c"])
 def test_invalid_emails(email):
-    with pytest.raises(InvalidPartner):
+    with pytest.raises(InvalidEmail):
         check_email(email)
 
 

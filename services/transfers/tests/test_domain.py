@@ -6,7 +6,8 @@ from datetime import UTC, datetime
 import pytest
 
 from transfers.domain.transactions import DEFAULT_EXPORT_COLUMNS, InvalidQuery, export_columns, range_end, range_start
-from transfers.domain.transfers import Representative, UnknownRepresentative, check_email, representative_to_notify
+from shared.validation import check_email
+from transfers.domain.transfers import Representative, UnknownRepresentative, representative_to_notify
 
 FIRST = Representative(uuid.uuid4(), "first@acme.example", is_default=False)
 DEFAULT = Representative(uuid.uuid4(), "default@acme.example", is_default=True)

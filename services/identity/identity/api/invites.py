@@ -3,10 +3,11 @@
 import asyncio
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from identity.db import invites, members
 from identity.domain.invites import MIN_PASSWORD_LENGTH, expiry, is_expired, new_invite_token, role_allowed
@@ -20,6 +21,7 @@ from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_r
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
+from shared.validation import check_email
 
 router = APIRouter()
 
@@ -30,7 +32,7 @@ _BAD_TOKEN = "This invite link is not valid. Ask for a new invite."
 class InviteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: Annotated[str, Field(max_length=254), AfterValidator(check_email)]
     phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()\-]{4,32}$")
     role: str = Field(max_length=32)
 

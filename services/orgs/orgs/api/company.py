@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from orgs.domain.partners import check_country, check_email, check_email_domain, check_phone
+from orgs.domain.partners import check_country, check_email_domain, check_phone
+from shared.validation import check_email
 
 Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
 EmailDomain = Annotated[str, Field(max_length=253), AfterValidator(check_email_domain)]

@@ -4,13 +4,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+
 MAX_REPRESENTATIVES = 5
 
-# Deliberately strict: local part of common characters, a dotted domain with a 2+ letter TLD.
-EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
-)
 EMAIL_DOMAIN = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2, upper case
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
@@ -18,13 +14,6 @@ PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
 
 class InvalidPartner(ValueError):
     """A rule broken by the input; the message names the problem for the client."""
-
-
-def check_email(value: str) -> str:
-    value = value.strip()
-    if len(value) > 254 or not EMAIL.fullmatch(value):
-        raise InvalidPartner(f"'{value}' is not a valid email address")
-    return value
 
 
 def check_email_domain(value: str) -> str:

@@ -18,8 +18,9 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
 from shared.problems import Problem
+from shared.validation import check_email
 from transfers.db import transfers
-from transfers.domain.transfers import MAX_CC_EMAILS, MAX_QUANTITY, RequestTransfer, check_email
+from transfers.domain.transfers import MAX_CC_EMAILS, MAX_QUANTITY, RequestTransfer
 from transfers.handlers import request_transfer
 
 router = APIRouter(prefix="/api/v1/transfers", tags=["transfers"])

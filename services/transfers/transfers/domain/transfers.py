@@ -1,24 +1,12 @@
 """Pure rules of a transfer request: the command, the checks on its input, and who is told
 when it completes (no I/O)."""
 
-import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 MAX_QUANTITY = 1_000_000_000
 MAX_CC_EMAILS = 10
-
-# A common-sense address: no spaces, one @, a dotted domain ending in a 2+ letter TLD.
-_EMAIL = re.compile(r"^[^@\s]+@([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
-
-
-def check_email(value: str) -> str:
-    value = value.strip()
-    if len(value) > 254 or not _EMAIL.fullmatch(value):
-        raise ValueError(f"'{value}' is not a valid email address")
-    return value
-
 
 @dataclass(frozen=True)
 class RequestTransfer:
