@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from audit.db import audit_events, audit_members
 from audit.domain.records import CATEGORIES, CATEGORIES_BY_TIER
+from shared.search import contains_pattern
 
 KNOWN_TYPES = sorted({*CATEGORIES.values(), *CATEGORIES_BY_TIER.values()})
 
@@ -30,12 +31,6 @@ class AuditFilter:
     # members whose email matches `user` / `search`, found by `resolve_members`
     user_ids: tuple[uuid.UUID, ...] | None = field(default=None)
     search_user_ids: tuple[uuid.UUID, ...] = field(default=())
-
-
-def like_pattern(term: str) -> str:
-    """'%term%' with the term's own wildcards taken literally."""
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 async def resolve_members(db: AsyncSession | AsyncConnection, wanted: AuditFilter) -> AuditFilter:
@@ -73,7 +68,7 @@ def select_events(wanted: AuditFilter) -> sa.Select:
         ids = [user_id] if user_id is not None else list(wanted.user_ids or ())
         query = query.where(events.actor_user_id.in_(ids) if ids else sa.false())
     if wanted.search:
-        text = events.message.ilike(like_pattern(wanted.search), escape="\\")
+        text = events.message.ilike(contains_pattern(wanted.search), escape="\\")
         if wanted.search_user_ids:
             text = sa.or_(text, events.actor_user_id.in_(wanted.search_user_ids))
         query = query.where(text)
@@ -81,7 +76,7 @@ def select_events(wanted: AuditFilter) -> sa.Select:
 
 
 async def _members_matching(db: AsyncSession | AsyncConnection, text: str) -> tuple[uuid.UUID, ...]:
-    query = sa.select(audit_members.c.member_id).where(audit_members.c.email.ilike(like_pattern(text), escape="\\"))
+    query = sa.select(audit_members.c.member_id).where(audit_members.c.email.ilike(contains_pattern(text), escape="\\"))
     return tuple((await db.execute(query.limit(1000))).scalars().all())
 
 

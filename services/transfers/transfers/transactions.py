@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from shared.org_directory import org_directory, org_directory_representatives
+from shared.search import contains_pattern
 from transfers.db import transfers
 
 
@@ -87,7 +88,7 @@ def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window
     if filters.counterparty_id is not None:
         query = query.where(other == filters.counterparty_id)
     if filters.po_number_contains:
-        query = query.where(t.po_number.ilike(_contains(filters.po_number_contains), escape="\\"))
+        query = query.where(t.po_number.ilike(contains_pattern(filters.po_number_contains), escape="\\"))
     row_keys = _sort_keys(t.completed_at, t.product_name, t.action, t.quantity, t.entitlement_id, t.po_number,
                           t.sales_order)
     if window is not None and window.sort in row_keys:
@@ -95,8 +96,6 @@ def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window
     return query
 
 
-def _contains(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 class TransactionsLog:

@@ -12,7 +12,7 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.api.idempotency import idempotency_scope
-from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.api.scope import held_lines
 from entitlements.db import entitlement_lines, entitlement_number, entitlements, products
 from entitlements.domain.entitlements import STATUSES, entitlement_id_for, repeated
@@ -26,6 +26,7 @@ from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_r
 from shared.org_directory import find_org
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"])
 

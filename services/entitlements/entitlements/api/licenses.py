@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from entitlements.api.entitlements import effective_status
-from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.api.scope import Holder, held_lines, holder_for
 from entitlements.db import entitlement_lines, entitlements, products
 from entitlements.ledger import today
@@ -20,6 +20,7 @@ from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 

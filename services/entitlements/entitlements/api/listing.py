@@ -26,11 +26,6 @@ _READERS: dict[type, Callable[[Any], Any]] = {
 _BAD_CURSOR = "The cursor is not one this API gave out for this sort; start again without it."
 
 
-def contains_pattern(text: str) -> str:
-    """An ILIKE pattern matching `text` anywhere, with the wildcards in it taken literally."""
-    return "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
 def keyset_page(
     query: sa.Select,
     *,

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from entitlements.api.idempotency import idempotency_scope
-from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.db import products
 from entitlements.domain.catalog import DEPLOYMENT_TYPES, LICENSE_TYPES
 from shared.auth.dependencies import require
@@ -20,6 +20,7 @@ from shared.events.entitlements import ProductCreated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 

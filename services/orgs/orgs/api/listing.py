@@ -11,6 +11,7 @@ from fastapi import Depends, Query, Request
 from orgs.api.company import PartnerOut
 from orgs.db import organizations
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
+from shared.search import contains_pattern
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 
 SEARCHED = ("name", "email_domain", "country", "contact_name", "contact_email")
@@ -47,7 +48,7 @@ async def list_children(request: Request, parent_id: uuid.UUID, tier: str, param
     if params.country:
         query = query.where(organizations.c.country == params.country.upper())
     if params.q and params.q.strip():
-        pattern = "%" + params.q.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = contains_pattern(params.q)
         query = query.where(sa.or_(*(organizations.c[c].ilike(pattern, escape="\\") for c in SEARCHED)))
     async with request.app.state.session_factory() as session:
         return await fetch_sorted_page(session, query, SORTS, params.sort, params.order, organizations.c.id,

@@ -1,0 +1,6 @@
+"""Text search in lists: `column.ilike(contains_pattern(text), escape="\\")` matches the text
+anywhere, case-insensitively, with the wildcards a user typed (%, _) taken literally."""
+
+
+def contains_pattern(text: str) -> str:
+    return "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
