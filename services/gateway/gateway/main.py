@@ -7,6 +7,7 @@ import contextlib
 from fastapi import FastAPI
 
 from gateway.api import dashboard, docs, health, mail, proxy
+from gateway.portal import mount_portal
 from gateway.proxy import ReverseProxy, create_proxy_session
 from gateway.settings import GatewaySettings
 from gateway.upstream import create_client
@@ -47,6 +48,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(mail.router)  # development only: the local mail sink's messages
     app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
+    mount_portal(app)  # the web pages: their own paths, none under /api/v1
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     instrument_http(app)
     return app

@@ -1,0 +1,138 @@
+"""The transfer dialog: overview of the line, split (choose a quantity) or all, destination among
+the caller's active child orgs (or create a new one), representative with notify, CC emails, a
+confirmation step, then the request's status from pending to completed or rejected."""
+
+import re
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Form
+from pydantic import BaseModel
+from starlette.responses import Response
+
+from gateway.portal.api_client import problem_detail
+from gateway.portal.dependencies import Portal, PortalDep
+from gateway.portal.navigation import partner_word
+from gateway.portal.routing import portal_router
+
+router = portal_router()
+
+
+class TransferForm(BaseModel):
+    """The dialog's fields, carried from step to step (text as typed, so a refused form keeps it)."""
+
+    entitlement_id: str
+    product_id: str
+    split: str = ""
+    quantity: str = ""
+    to_org_id: str = ""
+    representative_id: str = ""
+    notify: str = ""
+    cc_emails: str = ""
+    idempotency_key: str = ""
+
+
+FilledIn = Annotated[TransferForm, Form()]
+
+
+@router.get("/transfers/new")
+async def new_transfer(portal: PortalDep, entitlement_id: str, product_id: str) -> Response:
+    return await _form(portal, {"entitlement_id": entitlement_id, "product_id": product_id, "notify": "on"})
+
+
+@router.get("/transfers/representatives")
+async def representatives(portal: PortalDep, to_org_id: str = "") -> Response:
+    return portal.render("transfers/_representatives.html", values={"notify": "on"},
+                         representatives=await _representatives(portal, to_org_id))
+
+
+@router.post("/transfers/review")
+async def review(portal: PortalDep, form: FilledIn) -> Response:
+    values = form.model_dump()
+    context = await _context(portal, values)
+    problem = _invalid(values, context["line"], partner_word(portal.caller))
+    if problem:
+        return portal.render("transfers/_form.html", status_code=422, **{**context, "error": problem})
+    values["idempotency_key"] = str(uuid.uuid4())  # one per confirmation: a double click transfers once
+    return portal.render("transfers/_confirm.html", **context)
+
+
+@router.post("/transfers/edit")
+async def edit(portal: PortalDep, form: FilledIn) -> Response:
+    """Back from the confirmation to the form, as it was filled in."""
+    return await _form(portal, form.model_dump())
+
+
+@router.post("/transfers")
+async def transfer(portal: PortalDep, form: FilledIn) -> Response:
+    body = {"entitlement_id": form.entitlement_id, "product_id": form.product_id, "to_org_id": form.to_org_id,
+            "quantity": int(form.quantity) if form.split and form.quantity.strip().isdigit() else None,
+            "notify_representative": bool(form.notify), "representative_id": form.representative_id or None,
+            "cc_emails": _emails(form.cc_emails)}
+    headers = {"Idempotency-Key": form.idempotency_key} if form.idempotency_key else None
+    answer = await portal.api.post("/api/v1/transfers", json=body, headers=headers)
+    if answer.status_code != 202:
+        context = await _context(portal, form.model_dump())
+        return portal.render("transfers/_form.html", status_code=answer.status_code,
+                             **{**context, "error": problem_detail(answer)})
+    return await _status(portal, answer.json()["id"])
+
+
+@router.get("/transfers/{transfer_id}/status")
+async def status(portal: PortalDep, transfer_id: str) -> Response:
+    return await _status(portal, transfer_id)
+
+
+async def _status(portal: Portal, transfer_id: str) -> Response:
+    answer = await portal.api.get(f"/api/v1/transfers/{quote(transfer_id, safe='')}")
+    if answer.status_code != 200:
+        return portal.render("transfers/_status.html", transfer={"id": transfer_id, "status": "pending"},
+                             error=problem_detail(answer))
+    return portal.render("transfers/_status.html", transfer=answer.json())
+
+
+async def _form(portal: Portal, values: dict) -> Response:
+    return portal.render("transfers/_form.html", **await _context(portal, values))
+
+
+async def _context(portal: Portal, values: dict) -> dict:
+    """What the dialog shows besides the typed values: the line, destinations, representatives."""
+    line, error = None, None
+    answer = await portal.api.get(f"/api/v1/entitlements/{quote(values['entitlement_id'], safe='')}")
+    if answer.status_code == 200:
+        entitlement = answer.json()
+        line = next((dict(l, entitlement=entitlement) for l in entitlement["lines"]
+                     if l["product_id"] == values["product_id"]), None)
+    if line is None:
+        error = problem_detail(answer) if answer.status_code != 200 else "This entitlement has no such product."
+    partners = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s", params={"limit": 200, "sort": "name"})
+    destinations = partners.json()["items"] if partners.status_code == 200 else []
+    return {"values": values, "line": line, "destinations": destinations, "error": error,
+            "representatives": await _representatives(portal, values.get("to_org_id", ""))}
+
+
+async def _representatives(portal: Portal, org_id: str) -> list[dict]:
+    if not org_id:
+        return []
+    answer = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s/{quote(org_id, safe='')}")
+    return answer.json().get("representatives", []) if answer.status_code == 200 else []
+
+
+def _invalid(values: dict, line: dict | None, destination_noun: str) -> str | None:
+    """What to correct before the confirmation step; the API checks all of it again."""
+    if line is None:
+        return "This license line is not yours to transfer."
+    if not values["to_org_id"]:
+        return f"Choose the {destination_noun} to transfer to."
+    if values["split"]:
+        quantity = values["quantity"].strip()
+        if not quantity.isdigit() or not 1 <= int(quantity) <= line["available"]:
+            return f"Enter a quantity from 1 to {line['available']} (the licenses available)."
+    elif line["available"] < 1:
+        return "No licenses of this line are available."
+    return None
+
+
+def _emails(text: str) -> list[str]:
+    return [e for e in re.split(r"[\s,;]+", text) if e]
