@@ -38,10 +38,16 @@ async def _lines(header: Sequence[str], rows: AsyncIterable[Sequence[object]]) -
         yield "".join(chunk).encode()
 
 
+class CsvFile(StreamingResponse):
+    """An export route's `response_class`, so the OpenAPI document says it answers a CSV file."""
+
+    media_type = "text/csv"
+
+
 def csv_response(name: str, header: Sequence[str], rows: AsyncIterable[Sequence[object]]) -> StreamingResponse:
     """`rows` should come from a server-side cursor (`session.stream(...)`), so memory stays flat."""
     filename = f"{name}-{datetime.now(UTC):%Y%m%d-%H%M%S}.csv"
-    return StreamingResponse(
+    return CsvFile(
         _lines(header, rows),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},

@@ -3,6 +3,7 @@
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import get_logger
@@ -61,7 +62,23 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=[{"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")} for e in errors[:50]],
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database(_request: Request, exc: DBAPIError):
+        # SQLSTATE class 22, "data exception": a value PostgreSQL cannot take (a NUL character, an
+        # unpaired surrogate, a number out of range) came from the request. The transaction is
+        # rolled back, so nothing of it remains.
+        if str(getattr(exc.orig, "sqlstate", "")).startswith("22"):
+            log.warning("request value refused by the database", error=repr(exc.orig))
+            return problem_response(422, "A value in the request cannot be stored (a NUL character or an unpaired "
+                                    "surrogate in a text, or a number out of range); correct it and retry.",
+                                    "Invalid request")
+        return _unexpected_error(exc)
+
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception):
-        log.exception("unhandled error", error=repr(exc))
-        return problem_response(500, "An unexpected error occurred; it has been logged.")
+        return _unexpected_error(exc)
+
+
+def _unexpected_error(exc: Exception) -> JSONResponse:
+    log.exception("unhandled error", error=repr(exc))
+    return problem_response(500, "An unexpected error occurred; it has been logged.")

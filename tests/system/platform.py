@@ -1,5 +1,6 @@
-"""The whole platform in this test process: identity, orgs, entitlements, transfers and audit served
-on free ports with their workers, on the test's databases and vhost, behind the real gateway.
+"""The whole platform in this test process: identity, orgs, entitlements, transfers and audit (and
+notify, when asked) served on free ports with their workers, on the test's databases and vhost,
+behind the real gateway.
 People sign in, are invited and accept through the public API, as users would."""
 
 import contextlib
@@ -17,6 +18,8 @@ from gateway.main import create_app as create_gateway
 from gateway.settings import GatewaySettings
 from identity.main import create_app as create_identity
 from identity.settings import IdentitySettings
+from notify.main import create_app as create_notify
+from notify.settings import NotifySettings
 from orgs.main import create_app as create_orgs
 from orgs.settings import OrgsSettings
 from shared.testing import eventually, serving
@@ -72,20 +75,29 @@ async def eventually_ok(call, *ok: int):
 
 
 @contextlib.asynccontextmanager
-async def running_platform(infrastructure) -> AsyncIterator[Platform]:
+async def running_platform(infrastructure, *, smtp_port: int | None = None, gateway_settings: dict | None = None,
+                           service_settings: dict | None = None) -> AsyncIterator[Platform]:
+    """With `smtp_port`, notify runs too and sends to 127.0.0.1:`smtp_port`; `gateway_settings`
+    override the gateway's settings (e.g. its rate limits), `service_settings` every other's."""
+    service_settings = service_settings or {}
     async with contextlib.AsyncExitStack() as stack:
         identity = create_identity(infrastructure.settings(
-            IdentitySettings, admin_email=ADMIN_EMAIL, admin_password=PASSWORD))
+            IdentitySettings, admin_email=ADMIN_EMAIL, admin_password=PASSWORD, **service_settings))
         identity_url = await stack.enter_async_context(serving(identity, lifespan="on"))
         apps, urls = {"identity": identity}, {"identity": identity_url}
         factories = {"orgs": (create_orgs, OrgsSettings), "entitlements": (create_entitlements, EntitlementsSettings),
                      "transfers": (create_transfers, TransfersSettings), "audit": (create_audit, AuditSettings)}
+        if smtp_port is not None:
+            factories["notify"] = (create_notify, NotifySettings)
+        mail = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port}
         for name, (factory, settings_class) in factories.items():
-            apps[name] = factory(infrastructure.settings(settings_class, identity_url=identity_url))
+            apps[name] = factory(infrastructure.settings(settings_class, identity_url=identity_url, **service_settings,
+                                                         **(mail if name == "notify" else {})))
             urls[name] = await stack.enter_async_context(serving(apps[name], lifespan="on"))
         gateway = create_gateway(infrastructure.settings(
             GatewaySettings, identity_url=identity_url, orgs_url=urls["orgs"], entitlements_url=urls["entitlements"],
-            transfers_url=urls["transfers"], audit_url=urls["audit"], notify_url="http://127.0.0.1:1"))
+            transfers_url=urls["transfers"], audit_url=urls["audit"],
+            notify_url=urls.get("notify", "http://127.0.0.1:1"), **(gateway_settings or {})))
         gateway_url = await stack.enter_async_context(serving(gateway, lifespan="on"))
         platform = Platform(gateway_url, apps)
         stack.push_async_callback(platform.http.aclose)

@@ -37,4 +37,5 @@ def require(action: Action):
             raise Problem(403, f"Your role ({caller.role.value}) may not do this ({action.value}).")
         return caller
 
+    check.required_action = action  # read by the security suite to know which action guards a route
     return Depends(check)

@@ -17,7 +17,7 @@ from audit.queries import AuditFilter, resolve_members, select_events
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
-from shared.csv_export import csv_response
+from shared.csv_export import CsvFile, csv_response
 from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
@@ -69,7 +69,7 @@ async def list_audit_events(
 EXPORT_HEADER = ("Date & Time", "Date & Time (UTC)", "Message", "Type", "User", "Event", "Event ID")
 
 
-@router.get("/export.csv")
+@router.get("/export.csv", response_class=CsvFile)
 async def export_audit_events(request: Request, query: AuditQueryParams, caller: Caller = require(Action.EXPORT_AUDIT)):
     """The filtered list, every page of it, streamed from a server-side cursor (flat memory)."""
     async with request.app.state.session_factory() as session:

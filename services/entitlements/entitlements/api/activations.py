@@ -11,7 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from entitlements.api.idempotency import idempotency_scope
-from entitlements.api.listing import Order, SearchText, contains_pattern, keyset_page, next_cursor
+from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.db import activations, products
 from entitlements.domain.transfers import Refusal
 from entitlements.ledger import ActivationRequest, find_line
@@ -19,12 +19,13 @@ from entitlements.ledger import activate as ledger_activate
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
-from shared.csv_export import csv_response
+from shared.csv_export import CsvFile, csv_response
 from shared.db import UnitOfWork
 from shared.events.entitlements import LicensesActivated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
 
@@ -168,7 +169,7 @@ EXPORT_HEADER = ("Activation Date", "Product Name", "Project Name", "Project Man
                  "Quantity", "Entitlement ID", "Serial Number", "Status")
 
 
-@router.get("/export.csv")
+@router.get("/export.csv", response_class=CsvFile)
 async def export_activations(
     request: Request,
     caller: Caller = require(Action.EXPORT_ACTIVATIONS),

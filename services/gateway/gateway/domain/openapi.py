@@ -3,6 +3,8 @@
 Only the paths a service owns under /api/v1 (by the routing table) are taken, so health and
 internal routes stay out. Schemas with the same name and different content in two services are
 renamed `<service>__<name>` in the second one's paths, so no $ref points at the wrong shape.
+Every operation documents its errors as they are answered: RFC 9457 problem details
+(application/problem+json), invalid input (422) included.
 """
 
 import json
@@ -11,6 +13,24 @@ from collections.abc import Mapping
 from gateway.domain.routing import API_PREFIX, JWKS_PATH, is_public, upstream_for
 
 _OPERATIONS = {"get", "put", "post", "delete", "patch", "head", "options"}
+
+PROBLEM_SCHEMA = {
+    "title": "Problem",
+    "type": "object",
+    "description": "RFC 9457 problem details; some answers add members (e.g. `errors` for invalid input).",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+    },
+    "required": ["title", "status", "detail"],
+}
+
+
+def _problem(description: str) -> dict:
+    return {"description": description,
+            "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
 
 
 def merge_documents(documents: Mapping[str, dict], missing: list[str], version: str = "1") -> dict:
@@ -24,7 +44,7 @@ def merge_documents(documents: Mapping[str, dict], missing: list[str], version: 
             if upstream_for(path) != service:
                 continue
             paths[path] = {
-                method: _with_security(method, path, operation) if method in _OPERATIONS else operation
+                method: _with_errors(_with_security(method, path, operation)) if method in _OPERATIONS else operation
                 for method, operation in item.items()
             }
         schemas.update(document.get("components", {}).get("schemas", {}))
@@ -38,7 +58,7 @@ def merge_documents(documents: Mapping[str, dict], missing: list[str], version: 
         },
         "paths": dict(sorted(paths.items())),
         "components": {
-            "schemas": dict(sorted(schemas.items())),
+            "schemas": dict(sorted({**schemas, "Problem": PROBLEM_SCHEMA}.items())),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
         },
     }
@@ -52,6 +72,14 @@ def _with_security(method: str, path: str, operation: dict) -> dict:
     if is_public(method, path):
         return {**operation, "security": []}
     return {**operation, "security": [{"bearer": []}]}
+
+
+def _with_errors(operation: dict) -> dict:
+    responses = dict(operation.get("responses", {}))
+    if "422" in responses:  # FastAPI documents its own validation error shape; ours is a problem
+        responses["422"] = _problem("Invalid input: the detail names each field and why")
+    responses["default"] = _problem("An error (not signed in, not allowed, not found, conflict...)")
+    return {**operation, "responses": responses}
 
 
 def _rename_clashing_schemas(service: str, document: dict, known: dict[str, dict]) -> dict:

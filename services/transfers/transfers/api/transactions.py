@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
-from shared.csv_export import csv_response
+from shared.csv_export import CsvFile, csv_response
 from shared.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from shared.problems import Problem
 from transfers.domain.transactions import (
@@ -134,7 +134,7 @@ async def list_transactions(
     return Page[TransactionOut](items=items, next_cursor=next_cursor)
 
 
-@router.get("/export.csv")
+@router.get("/export.csv", response_class=CsvFile)
 async def export_transactions(
     request: Request,
     filters: Filters,
