@@ -8,7 +8,7 @@ UV ?= $(shell command -v uv 2>/dev/null || echo "$(PYTHON) -m uv")
 export UV_PYTHON_DOWNLOADS ?= never
 VENV := .venv
 
-.PHONY: install run test lint bench
+.PHONY: install run test lint bench chaos
 
 # uv if missing, then the locked versions of every workspace package (dev group included).
 install:
@@ -26,5 +26,14 @@ lint: install
 test: lint
 	$(UV) run --frozen pytest
 
+# The load figures of the README (several minutes): transfers end to end, the dashboard and the
+# raw baseline in one run, then audit search over 1,000,000 events. bench/README.md has the rest.
 bench: install
-	$(UV) run --frozen python bench/outbox_to_audit.py
+	$(UV) run --frozen python bench/transfers_end_to_end.py
+	$(UV) run --frozen python bench/audit_search.py
+
+# Seeded chaos runs (bench/chaos): faults under load, then the checker's report per seed.
+# `make chaos SEEDS=20` runs seeds 1..20; `make chaos SEED=7` runs seed 7 again (same faults, same operations).
+SEEDS ?= 3
+chaos: install
+	$(UV) run --frozen python -m bench.chaos --seeds $(SEEDS) $(if $(SEED),--seed $(SEED))

@@ -30,6 +30,7 @@ class Received:
 
     recipients: tuple[str, ...]
     message: EmailMessage
+    connection: tuple  # the client's address: one per SMTP session
 
     @property
     def subject(self) -> str:
@@ -52,6 +53,7 @@ class MailServer:
         self.received: list[Received] = []
         self.refused = 0
         self.refusing = False
+        self.before_next_accept = None  # an async callable, run once just before a mail is accepted
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -65,9 +67,12 @@ class MailServer:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        hook, self.before_next_accept = self.before_next_accept, None
+        if hook is not None:
+            await hook()
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self._lock:
-            self.received.append(Received(tuple(envelope.rcpt_tos), message))
+            self.received.append(Received(tuple(envelope.rcpt_tos), message, tuple(session.peer)))
         return "250 Message accepted"
 
     def start(self) -> None:

@@ -1,9 +1,12 @@
 """Exactly one email per event and recipient: redelivery sends nothing more, an SMTP outage delays
-mail without losing or duplicating any, and a server that keeps refusing ends in the dead letter."""
+mail without losing or duplicating any, nor does losing the database connections while a mail is
+out, and a server that keeps refusing ends in the dead letter."""
 
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+
+import asyncpg
 
 from notify.handlers import build_event_handlers
 from notify.settings import NotifySettings
@@ -56,6 +59,26 @@ async def test_handling_the_same_event_twice_queues_one_notification(
     assert len(mail_server.to(email)) == 1
 
 
+async def test_a_burst_of_mail_goes_out_over_a_few_kept_connections(
+    mail_server, notify_app, infrastructure, new_email
+):
+    """Each sender lane keeps its SMTP connection while mail keeps coming, rather than connecting
+    (and saying goodbye) once per mail."""
+    emails = [new_email(f"burst{i}") for i in range(12)]
+    async with notify_app(mail_server, sender_concurrency=2) as app:
+        handler = build_event_handlers(infrastructure.settings(NotifySettings))[InviteCreated.routing_key]
+        async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+            for email in emails:  # all due at once
+                await handler(uow, an_invite(email))
+            await uow.commit()
+        await eventually(lambda: _all_delivered(mail_server, emails))
+    assert len({mail.connection for email in emails for mail in mail_server.to(email)}) <= 2
+
+
+async def _all_delivered(mail_server, emails) -> bool:
+    return all(len(mail_server.to(email)) == 1 for email in emails)
+
+
 async def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_once_when_it_is_back(
     mail_server, notify_app, publish, new_email, notification_rows
 ):
@@ -90,6 +113,30 @@ async def test_mail_waits_while_the_smtp_server_is_down_and_goes_out_once_when_i
     assert all(len(mail_server.to(email)) == 1 for email in emails)
     assert len(mail_server.received) == 3
     assert [row.state for row in sent] == ["sent"] * 3 and all(row.attempts >= 7 for row in sent)
+
+
+async def test_database_connections_lost_while_a_mail_is_out_do_not_send_it_twice(
+    mail_server, notify_app, publish, new_email, notification_rows, infrastructure
+):
+    """Found by the chaos run (seed 1): PostgreSQL terminated notify's connections between the SMTP
+    server's 250 and the recorded outcome, and the mail went out again."""
+    database = f"{infrastructure.database_prefix}_notify"
+
+    async def terminate_notify_connections():
+        conn = await asyncpg.connect(f"{infrastructure.postgres_dsn.replace('+asyncpg', '')}/postgres")
+        try:
+            await conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", database)
+        finally:
+            await conn.close()
+
+    email = new_email("connection-lost")
+    mail_server.before_next_accept = terminate_notify_connections
+    async with notify_app(mail_server) as app:
+        invite = await publish(an_invite(email))
+        await eventually(lambda: _state_is(notification_rows, app, invite.event_id, "sent"))
+        await asyncio.sleep(0.5)  # time for a second mail, were there one, to arrive
+    assert mail_server.before_next_accept is None  # the connections were terminated mid-send
+    assert len(mail_server.to(email)) == 1
 
 
 async def test_a_refusing_server_is_retried_then_the_mail_is_a_dead_letter(

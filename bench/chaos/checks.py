@@ -1,0 +1,216 @@
+"""The checker: after the load stopped and the system drained, it reads every service's database,
+the broker's dead-letter queues and the mail sink's Maildir, and says for each promise whether it
+held, with its numbers. These checks cover the whole run's databases (every seed run on them so
+far); `client_checks` covers what one seed's clients were told."""
+
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from email.parser import BytesHeaderParser
+from pathlib import Path
+
+import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from bench.chaos.faults import rabbitmqctl
+from bench.chaos.load import LoadResult
+from bench.system_run import RunningSystem, connect, pg
+from entitlements.ledger import unconserved_lines
+from shared.devtools import SERVICES_WITH_DATABASE
+
+# The events notify sends mail for, in a run without expiring entitlements.
+MAILED_EVENTS = ("identity.invite.created", "identity.invite.resent", "identity.member.created",
+                 "entitlements.transfer.completed", "entitlements.transfer.rejected")
+OUTCOME_EVENTS = ("entitlements.transfer.completed", "entitlements.transfer.rejected")
+
+
+@dataclass
+class Check:
+    name: str
+    numbers: dict[str, object]
+    # the numbers that must be zero for the check to pass
+    must_be_zero: tuple[str, ...]
+    examples: list[str] = field(default_factory=list)  # a few offending ids, to start an investigation
+
+    @property
+    def ok(self) -> bool:
+        return all(not self.numbers[name] for name in self.must_be_zero)
+
+
+async def _fetch(system: RunningSystem, service: str, query: str, *args) -> list[asyncpg.Record]:
+    conn = await connect(pg(system.infra, service))
+    try:
+        return await conn.fetch(query, *args)
+    finally:
+        await conn.close()
+
+
+async def conservation(system: RunningSystem) -> Check:
+    engine = create_async_engine(system.infra.database_url("entitlements"))
+    try:
+        async with AsyncSession(engine) as session:
+            off = await unconserved_lines(session)
+    finally:
+        await engine.dispose()
+    (totals,) = await _fetch(system, "entitlements",
+                             "SELECT (SELECT count(*) FROM entitlement_lines) AS lines,"
+                             " (SELECT count(*) FROM holdings WHERE available < 0) AS negative")
+    return Check("conservation", {"lines": totals["lines"], "lines not conserved": len(off),
+                                  "negative holdings": totals["negative"]},
+                 ("lines not conserved", "negative holdings"), [str(row) for row in off[:3]])
+
+
+async def transfers_and_ledger(system: RunningSystem) -> Check:
+    requests = {row["id"]: row
+                for row in await _fetch(system, "transfers", "SELECT id, status, quantity FROM transfers")}
+    entries = {row["transfer_id"]: row for row in await _fetch(system, "entitlements", """
+        SELECT transfer_id, count(*) AS entries,
+               count(*) FILTER (WHERE kind = 'transfer_out') AS outs,
+               count(*) FILTER (WHERE kind = 'transfer_in') AS ins,
+               coalesce(sum(quantity) FILTER (WHERE kind = 'transfer_in'), 0) AS moved,
+               coalesce(sum(quantity), 0) AS net
+        FROM ledger_entries WHERE transfer_id IS NOT NULL GROUP BY transfer_id""")}
+    outcomes: dict[uuid.UUID, list[str]] = {}
+    for row in await _fetch(system, "entitlements", "SELECT routing_key, body->'payload'->>'transfer_id' AS transfer_id"
+                            " FROM outbox WHERE routing_key = ANY($1)", list(OUTCOME_EVENTS)):
+        outcomes.setdefault(uuid.UUID(row["transfer_id"]), []).append(row["routing_key"].rsplit(".", 1)[1])
+    status = Counter(row["status"] for row in requests.values())
+    wrong_entries, wrong_outcome = [], []
+    for transfer_id, row in requests.items():
+        booked = entries.get(transfer_id)
+        if row["status"] == "completed":
+            # one entry out, one in, of the transfer's quantity
+            good = booked is not None and booked["moved"] == row["quantity"] \
+                and (booked["entries"], booked["outs"], booked["ins"], booked["net"]) == (2, 1, 1, 0)
+        else:
+            good = booked is None
+        if not good:
+            wrong_entries.append(str(transfer_id))
+        if row["status"] != "pending" and outcomes.get(transfer_id) != [row["status"]]:
+            wrong_outcome.append(str(transfer_id))
+    unknown = [str(t) for t in entries.keys() - requests.keys()]
+    return Check("transfers and ledger", {
+        "transfers": len(requests), "completed": status["completed"], "rejected": status["rejected"],
+        "left pending": status["pending"], "wrong ledger entries": len(wrong_entries),
+        "outcome events not exactly one": len(wrong_outcome), "ledger entries of unknown transfers": len(unknown)},
+        ("left pending", "wrong ledger entries", "outcome events not exactly one",
+         "ledger entries of unknown transfers"),
+        (wrong_entries + wrong_outcome + unknown)[:3])
+
+
+async def published_events(system: RunningSystem) -> dict[uuid.UUID, str]:
+    """Every event the services recorded in their outboxes: event id -> routing key."""
+    events = {}
+    for service in SERVICES_WITH_DATABASE:
+        for row in await _fetch(system, service, "SELECT event_id, routing_key FROM outbox"):
+            events[row["event_id"]] = row["routing_key"]
+    return events
+
+
+async def unpublished_count(system: RunningSystem) -> int:
+    total = 0
+    for service in SERVICES_WITH_DATABASE:
+        (row,) = await _fetch(system, service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+        total += row["n"]
+    return total
+
+
+async def audit(system: RunningSystem, events: dict[uuid.UUID, str]) -> Check:
+    audited = {row["event_id"] for row in await _fetch(system, "audit", "SELECT event_id FROM audit_events")}
+    doubled = await _fetch(system, "audit", "SELECT org_id, event_id FROM audit_chain GROUP BY org_id, event_id"
+                                            " HAVING count(*) > 1")
+    lost, unexpected = events.keys() - audited, audited - events.keys()
+    return Check("audit", {"events published": len(events), "audited": len(audited), "lost": len(lost),
+                           "duplicated": len(doubled), "unexpected": len(unexpected),
+                           "unpublished outbox rows": await unpublished_count(system)},
+                 ("lost", "duplicated", "unexpected", "unpublished outbox rows"),
+                 [f"{e} {events.get(e, '?')}" for e in list(lost)[:3]] + [str(e) for e in list(unexpected)[:3]])
+
+
+# A mail's first copy can reach the sink this long before notify records it as sent.
+SEND_TO_RECORD_WINDOW = 2.0
+
+
+def mails_by_notification(mail_dir: Path) -> dict[str, list[float]]:
+    """When the sink stored each mail (file times), per notification id: the Message-ID is
+    <event id.notification id@...>."""
+    arrivals: dict[str, list[float]] = {}
+    parser = BytesHeaderParser()
+    for path in [*(mail_dir / "new").iterdir(), *(mail_dir / "cur").iterdir()]:
+        with path.open("rb") as stream:
+            message_id = parser.parse(stream).get("Message-ID", "")
+        notification = message_id.strip("<>").split("@")[0].rpartition(".")[2] or f"no Message-ID ({path.name})"
+        arrivals.setdefault(notification, []).append(path.stat().st_mtime)
+    return arrivals
+
+
+def resent_after_a_crash(arrivals: list[float], notify_kills: list[float]) -> bool:
+    """SMTP has no idempotency key: notify killed between the server's 250 and recording it sends
+    that mail again (at-least-once, services/notify/notify/sender.py). A second copy is that when
+    notify was killed just after the first copy arrived and before the next one."""
+    first, *later = sorted(arrivals)
+    return len(later) == 1 and any(first <= kill <= first + SEND_TO_RECORD_WINDOW and kill <= later[0]
+                                   for kill in notify_kills)
+
+
+async def notifications(system: RunningSystem, events: dict[uuid.UUID, str]) -> Check:
+    rows = await _fetch(system, "notify", "SELECT id, event_id, recipient, state FROM notifications")
+    mails = mails_by_notification(system.mail_dir)
+    ids = {str(row["id"]) for row in rows}
+    noticed = {row["event_id"] for row in rows}
+    unmailed = [e for e, key in events.items() if key in MAILED_EVENTS and e not in noticed]
+    state = Counter(row["state"] for row in rows)
+    missing = [str(row["id"]) for row in rows if row["state"] == "sent" and str(row["id"]) not in mails]
+    kills = [at for process, at in system.kills if process == "notify"]
+    repeated = {i: times for i, times in mails.items() if len(times) > 1}
+    crash_resent = [i for i, times in repeated.items() if resent_after_a_crash(times, kills)]
+    doubled = [f"{len(times)} x {i}" for i, times in repeated.items() if i not in crash_resent]
+    strangers = [i for i in mails if i not in ids]
+    return Check("notifications", {
+        "mailed events": sum(1 for key in events.values() if key in MAILED_EVENTS), "notifications": len(rows),
+        "mails at the sink": sum(map(len, mails.values())), "events without notification": len(unmailed),
+        "not sent (queued)": state["queued"], "failed": state["failed"], "sent but not at the sink": len(missing),
+        "more than one mail": len(doubled), "mails of no notification": len(strangers),
+        "resent as notify was killed after the 250": len(crash_resent)},
+        ("events without notification", "not sent (queued)", "failed", "sent but not at the sink",
+         "more than one mail", "mails of no notification"),
+        ([str(e) for e in unmailed] + missing + doubled + strangers)[:3])
+
+
+async def dead_letters(system: RunningSystem) -> Check:
+    listing = await rabbitmqctl("list_queues", "-p", system.infra.vhost, "name", "messages")
+    rows = (line.split("\t") for line in listing.splitlines())
+    counts = {row[0]: int(row[1]) for row in rows if len(row) == 2 and row[1].isdigit()}
+    dead = {name: n for name, n in counts.items() if name.endswith(".dead-letter") and n}
+    return Check("dead letters", {"messages in dead-letter queues": sum(dead.values())},
+                 ("messages in dead-letter queues",), [f"{name}: {n}" for name, n in dead.items()])
+
+
+async def client_checks(system: RunningSystem, load: LoadResult, org_ids: list[str], canary_ids: set[str]) -> Check:
+    """What the seed's clients were told agrees with what the services did."""
+    orgs = [uuid.UUID(i) for i in org_ids]
+    transfers = await _fetch(system, "transfers", "SELECT id, status FROM transfers WHERE from_org_id = ANY($1)", orgs)
+    activations = await _fetch(system, "entitlements", "SELECT id FROM activations WHERE org_id = ANY($1)", orgs)
+    told = set(load.transfers) | canary_ids
+    orphans = [str(r["id"]) for r in transfers if str(r["id"]) not in told]
+    orphans += [str(r["id"]) for r in activations if str(r["id"]) not in load.activations]
+    status = {str(r["id"]): r["status"] for r in transfers}
+    overspent = [t for t, op in load.transfers.items()
+                 if op.kind == "overspend_transfer" and status.get(t) == "completed"]
+    overspent += [str(i) for i in load.overspends_activated]
+    outcomes = Counter(status.get(t, "missing") for t in load.transfers)
+    return Check("clients", {
+        "transfers accepted": len(load.transfers), "completed": outcomes["completed"],
+        "rejected": outcomes["rejected"], "activations": len(load.activations),
+        "accepted but not recorded": outcomes["missing"], "unanswered requests": len(load.unanswered),
+        "retries answered differently": len(load.diverging_retries),
+        "created but never answered": len(orphans), "over-spends accepted": len(overspent)},
+        ("accepted but not recorded", "unanswered requests", "retries answered differently",
+         "created but never answered", "over-spends accepted"),
+        ([str(d) for d in load.diverging_retries] + orphans + overspent)[:3])
+
+
+async def system_checks(system: RunningSystem) -> list[Check]:
+    events = await published_events(system)
+    return [await conservation(system), await transfers_and_ledger(system), await audit(system, events),
+            await notifications(system, events), await dead_letters(system)]
