@@ -32,6 +32,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         # (dashboard, docs, readiness): both keep upstream connections alive.
         async with create_client(settings) as client, create_proxy_session(settings) as session:
             app.state.http = client
+            app.state.upstream_session = session  # also the dashboard's: many small calls at once
             app.state.proxy = ReverseProxy(session, settings.upstream_urls())
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
             yield

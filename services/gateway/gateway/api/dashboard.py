@@ -7,7 +7,7 @@ left out and named in `missing`, and the rest is still answered."""
 import asyncio
 from dataclasses import dataclass
 
-import httpx
+import aiohttp
 from fastapi import APIRouter, Request
 
 from gateway.domain.dashboard import Part, parts_for, summarize
@@ -15,6 +15,7 @@ from gateway.domain.routing import API_PREFIX
 from shared.auth.dependencies import CurrentCaller
 
 router = APIRouter(include_in_schema=False)
+PART_TIMEOUT_SECONDS = 5  # a slower part is reported missing rather than holding the dashboard
 
 
 @dataclass(frozen=True)
@@ -36,12 +37,15 @@ async def dashboard(request: Request, caller: CurrentCaller) -> dict:
 
 
 async def _fetch(request: Request, part: Part, headers: dict) -> Fetched:
+    """One part over the gateway's aiohttp pool (with httpx's, 64 dashboards at once spent most of
+    the gateway's CPU choosing a pooled connection: py-spy, bench/transfers_end_to_end.py)."""
     base = request.app.state.settings.upstream_urls()[part.service]
-    client: httpx.AsyncClient = request.app.state.http
+    session: aiohttp.ClientSession = request.app.state.upstream_session
     try:
-        answer = await client.get(f"{base.rstrip('/')}{part.path}", params=part.params, headers=headers, timeout=5)
-    except httpx.HTTPError as error:
+        async with session.get(f"{base.rstrip('/')}{part.path}", params=part.params, headers=headers,
+                               timeout=aiohttp.ClientTimeout(total=PART_TIMEOUT_SECONDS)) as answer:
+            if answer.status != 200:
+                return Fetched(part, None, f"the {part.service} service answered {answer.status}")
+            return Fetched(part, await answer.json(), None)
+    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         return Fetched(part, None, f"the {part.service} service is unavailable ({type(error).__name__})")
-    if answer.status_code != 200:
-        return Fetched(part, None, f"the {part.service} service answered {answer.status_code}")
-    return Fetched(part, answer.json(), None)
