@@ -16,7 +16,9 @@ recorded by the transfers service *and* the audit log holds its completion:
               completion's recorded_at (audit), both the database's clock
   throughput  N / (first POST -> the N-th transfer done)
 
-Then 64 clients GET /api/v1/dashboard as the distributor (the gateway asks five services for it).
+Then the same for 20 s paced below capacity (--paced-rate, 30/s): the latency of one transfer, not
+of a backlog. Then 64 clients GET /api/v1/dashboard as the distributor (the gateway asks five
+services for it).
 CPU: each process's CPU time (/proc) over the transfers load, per transfer (bench/process_cpu.py).
 Baseline, same run: bench/raw_transfer_baseline.py (lock the holding, two ledger rows, an outbox
 row, commit, confirmed publish, in plain asyncpg and aio-pika; 64 clients, one holding).
@@ -71,17 +73,21 @@ async def prepare(session, base: str, infra, quantity: int) -> dict:
     return {"distributor": distributor, "body": body}
 
 
-async def load(distributor: Api, body: dict, transfers: int, clients: int, infra) -> dict:
+async def load(distributor: Api, body: dict, transfers: int, clients: int, infra, rate: float | None = None) -> dict:
+    """As fast as answered, or (`rate`) the i-th request sent at i/rate seconds: below capacity,
+    so the latencies are those of one transfer rather than of a backlog."""
     accepted: list[float] = []
     refused: list[int] = []
     next_index = iter(range(transfers))
-    started_wall = time.time()
+    started_wall, started_clock = time.time(), time.perf_counter()
 
     async def client() -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as session:
             api = Api(session, distributor.base)
             api.headers = distributor.headers
-            for _ in next_index:
+            for index in next_index:
+                if rate:
+                    await asyncio.sleep(max(0.0, started_clock + index / rate - time.perf_counter()))
                 began = time.perf_counter()
                 async with session.post(api.base + "/api/v1/transfers", json=body, headers=api.headers) as answer:
                     await answer.read()
@@ -140,14 +146,15 @@ async def conservation(infra) -> int:
         await conn.close()
 
 
-async def bench(system, transfers: int, clients: int, dashboards: int) -> None:
+async def bench(system, transfers: int, clients: int, dashboards: int, paced_rate: float) -> None:
     infra, base = system.infra, system.base
     raw = await raw_transfer_baseline(infra.postgres_dsn, infra.amqp_url, transfers, clients)
     async with aiohttp.ClientSession() as session:
-        setup = await prepare(session, base, infra, quantity=transfers * 2)
+        setup = await prepare(session, base, infra, quantity=transfers * 2 + int(paced_rate * 20))
         before = snapshot(system.process.pid, infra.database_prefix)
         result = await load(setup["distributor"], setup["body"], transfers, clients, infra)
         cpu = per_unit(before, snapshot(system.process.pid, infra.database_prefix), result["accepted_count"])
+        paced = await load(setup["distributor"], setup["body"], int(paced_rate * 20), clients, infra, paced_rate)
         dashboard = await dashboard_load(base, setup["distributor"].headers, dashboards, clients)
     rate = result["accepted_count"] / result["seconds"]
     print(f"\n{os.cpu_count()} CPUs, every service in its own process, {clients} clients (aiohttp), load average"
@@ -156,6 +163,10 @@ async def bench(system, transfers: int, clients: int, dashboards: int) -> None:
     rows = [("raw transfer (asyncpg + aio-pika)", transfers, raw["per_second"], raw["p50"], raw["p99"]),
             ("transfer accepted (POST -> 202)", transfers, None, result["accepted_p50"], result["accepted_p99"]),
             ("transfer end to end (-> recorded and audited)", transfers, rate, result["p50"], result["p99"]),
+            (f"the same, paced at {paced_rate:g}/s: accepted", paced["accepted_count"], None, paced["accepted_p50"],
+             paced["accepted_p99"]),
+            (f"the same, paced at {paced_rate:g}/s: end to end", paced["accepted_count"], None, paced["p50"],
+             paced["p99"]),
             ("dashboard (GET /api/v1/dashboard)", dashboards, dashboard["per_second"], dashboard["p50"],
              dashboard["p99"])]
     for name, n, per_second, p50, p99 in rows:
@@ -177,10 +188,11 @@ def main() -> int:
     parser.add_argument("--transfers", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--dashboards", type=int, default=1000)
+    parser.add_argument("--paced-rate", type=float, default=30.0, help="transfers/s of the paced run (20 s)")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with own_infrastructure("bench") as infra, running_system(infra, Path(f"/tmp/{infra.database_prefix}")) as system:
-        asyncio.run(bench(system, args.transfers, args.clients, args.dashboards))
+        asyncio.run(bench(system, args.transfers, args.clients, args.dashboards, args.paced_rate))
     return 0
 
 
