@@ -2,11 +2,16 @@
 
 import asyncio
 import collections
+import secrets
+import uuid
+from datetime import UTC, datetime
 
 import aio_pika
 import sqlalchemy as sa
 
+from shared.bus.relay import scrub_published_secrets
 from shared.events.envelope import Envelope
+from shared.events.identity import InviteCreated
 from shared.testing import eventually
 from tests.conftest import WidgetCounted, relaying
 
@@ -66,3 +71,31 @@ async def _all_stored(audit_service, event_ids) -> bool:
 
 async def _async(value):
     return value
+
+
+async def test_an_invite_token_goes_out_with_its_event_then_leaves_the_database(producer, broker):
+    """The token reaches the bus (notify mails it); the published outbox row loses it minutes later."""
+    queue = await broker.declare_queue(exclusive=True)
+    await queue.bind(await broker.get_exchange("licensing.events"), routing_key=InviteCreated.routing_key)
+    token, org_id = secrets.token_urlsafe(24), uuid.uuid4()
+    async with producer.unit_of_work() as uow:
+        event_id = uow.record(InviteCreated(invite_id=uuid.uuid4(), org_id=org_id, email="new@example.com",
+                                            role="viewer", token=token, expires_at=datetime.now(UTC)),
+                              visible_to=[org_id], actor_org_id=org_id).event_id
+        await uow.commit()
+    async with relaying(producer.relay()):
+        message = await eventually(lambda: queue.get(fail=False))
+    assert Envelope.model_validate_json(message.body).payload["token"] == token
+
+    async def stored_payload() -> dict:
+        async with producer.engine.connect() as conn:
+            return (await conn.execute(sa.text("SELECT body->'payload' FROM outbox WHERE event_id = :id"),
+                                       {"id": event_id})).scalar_one()
+
+    async with producer.engine.begin() as conn:
+        await scrub_published_secrets(conn)  # published just now: kept for the minute
+    assert (await stored_payload())["token"] == token
+    async with producer.engine.begin() as conn:
+        await scrub_published_secrets(conn, kept_seconds=0)
+    payload = await stored_payload()
+    assert "token" not in payload and payload["email"] == "new@example.com"

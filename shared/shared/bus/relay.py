@@ -3,6 +3,10 @@
 Safe with several replicas: rows are claimed with FOR UPDATE SKIP LOCKED, so two relays never
 publish the same row at once. A crash between publish and mark republishes (at least once);
 consumers' inboxes make that harmless. A returned (unroutable) or nacked message stays unsent.
+
+Published rows are kept a day (for inspection), but the fields a contract marks secret (an
+invite's token) are removed from them five minutes after publishing: the event carried them to its
+consumer, and the database keeps no plain token beyond that.
 """
 
 import asyncio
@@ -17,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from shared.bus.connection import connect
 from shared.bus.topology import declare_topology
 from shared.db import OUTBOX_CHANNEL
+from shared.events.catalog import CONTRACTS
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 from shared.tracing import extract_trace_context, tracer
@@ -30,6 +35,12 @@ _CLAIM = sa.text(
 _MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
+SECRETS_KEPT_SECONDS = 300  # long enough for anything reading a fresh event from the outbox
+_SCRUB = sa.text(
+    "UPDATE outbox SET body = body #- ARRAY['payload', :field] WHERE routing_key = :routing_key"
+    " AND published_at < now() - make_interval(secs => :kept) AND jsonb_exists(body->'payload', :field)"
+)
+_SECRET_FIELDS = [(key, field) for key, contract in CONTRACTS.items() for field in sorted(contract.secret_fields)]
 
 
 class OutboxRelay:
@@ -142,6 +153,13 @@ class OutboxRelay:
                     OUTBOX_BACKLOG.labels(self.service).set((await conn.execute(_BACKLOG)).scalar_one())
                     if ticks % 600 == 0:
                         await conn.execute(_PURGE)
+                    if ticks % 30 == 0:
+                        await scrub_published_secrets(conn)
             ticks += 1
             await asyncio.sleep(1.0)
 
+
+async def scrub_published_secrets(conn, kept_seconds: float = SECRETS_KEPT_SECONDS) -> None:
+    """Removes the secret fields of the rows published more than `kept_seconds` ago."""
+    for routing_key, field in _SECRET_FIELDS:
+        await conn.execute(_SCRUB, {"routing_key": routing_key, "field": field, "kept": kept_seconds})
