@@ -20,6 +20,8 @@ import aiohttp
 import asyncpg
 
 from shared.devtools import service_ready
+from shared.events.secrets import EventSecrets
+from shared.settings import ServiceSettings
 from shared.testing import LOCAL_AMQP, LOCAL_POSTGRES, TestInfrastructure, _drop_databases, _own_vhost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -90,7 +92,9 @@ async def sign_in(session, base: str, email: str) -> Api:
 
 
 async def invite_token(infra: TestInfrastructure, email: str) -> str:
-    """The accept-link token of the last invite to `email` (what the invite mail carries)."""
+    """The accept-link token of the last invite to `email` (what the invite mail carries): sealed in
+    the outbox event, opened with the EVENT_SECRETS_KEY the run's processes got (this environment's,
+    else the development default, as deploy/run/run.py passes it on)."""
     async def token():
         conn = await connect(pg(infra, "identity"))
         try:
@@ -100,7 +104,7 @@ async def invite_token(infra: TestInfrastructure, email: str) -> str:
         finally:
             await conn.close()
 
-    return await eventually(token)
+    return EventSecrets.from_settings(ServiceSettings()).open(await eventually(token))
 
 
 async def accept_invite(session, base: str, infra, email: str) -> Api:

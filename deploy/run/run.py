@@ -12,6 +12,7 @@
 Settings (environment variables; defaults in brackets, documented in the README):
     POSTGRES_DSN, AMQP_URL, DATABASE_PREFIX, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT   read by the services
     LICENSING_ADMIN_EMAIL [admin@example.com], LICENSING_ADMIN_PASSWORD [licensing-dev-password]
+    EVENT_SECRETS_KEY [a development key]   Fernet keys sealing invite tokens between the services
     SMTP_HOST   if set, no mail sink is started and the services send to SMTP_HOST:SMTP_PORT
     SMTP_PORT [1025]   the sink listens on 127.0.0.1:SMTP_PORT when SMTP_HOST is not set
     LICENSING_PORT_BASE [8000]   the gateway's port; service ports keep their offsets from it
@@ -36,6 +37,7 @@ from email.header import decode_header, make_header
 from pathlib import Path
 
 from shared.devtools import port_listening, service_ready
+from shared.settings import DEVELOPMENT_EVENT_SECRETS_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
@@ -43,6 +45,7 @@ TEMPLATE = Path(__file__).with_name("supervisord.conf.template")
 DEFAULTS = {
     "LICENSING_ADMIN_EMAIL": "admin@example.com",
     "LICENSING_ADMIN_PASSWORD": "licensing-dev-password",
+    "EVENT_SECRETS_KEY": DEVELOPMENT_EVENT_SECRETS_KEY,  # one key for every process
     "LOG_LEVEL": "INFO",
     "SMTP_PORT": "1025",
 }

@@ -1,6 +1,7 @@
 """The async database layer: engine, the outbox and inbox tables every service carries,
 and the unit of work that writes state and events in one transaction."""
 
+import functools
 import uuid
 from typing import Any
 
@@ -10,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from shared import context
 from shared.events.envelope import Envelope, EventPayload
+from shared.events.secrets import SESSION_INFO_KEY, EventSecrets
+from shared.settings import ServiceSettings
 from shared.tracing import inject_trace_context
 
 OUTBOX_CHANNEL = "outbox_ready"
@@ -55,6 +58,17 @@ def create_messaging_tables(op) -> None:
     metadata.create_all(bind=op.get_bind())
 
 
+def _event_secrets(session: AsyncSession) -> EventSecrets:
+    """The service's keys, carried by its session factory; a factory made without them (scripts,
+    tests) seals with the key of the environment, as the services there do."""
+    return session.info.get(SESSION_INFO_KEY) or _environment_event_secrets()
+
+
+@functools.cache
+def _environment_event_secrets() -> EventSecrets:
+    return EventSecrets.from_settings(ServiceSettings())
+
+
 _INSERT_OUTBOX = sa.text(
     "INSERT INTO outbox (event_id, routing_key, body) VALUES (:event_id, :routing_key, CAST(:body AS jsonb))"
 )
@@ -63,9 +77,9 @@ _INSERT_OUTBOX = sa.text(
 class UnitOfWork:
     """One database transaction: the handler's state changes plus the events it records.
 
-    `async with uow:` opens the session; `record()` queues an event; `commit()` writes the events
-    to the outbox in the same transaction and wakes the relay. Leaving without commit rolls back,
-    and then no event exists.
+    `async with uow:` opens the session; `record()` queues an event, its secret fields sealed
+    (shared.events.secrets); `commit()` writes the events to the outbox in the same transaction and
+    wakes the relay. Leaving without commit rolls back, and then no event exists.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], producer: str):
@@ -101,6 +115,7 @@ class UnitOfWork:
             correlation_id=context.correlation_id.get(),
             trace_context=inject_trace_context(),
         )
+        envelope = _event_secrets(self.session).seal_envelope(envelope)
         self._pending.append(envelope)
         return envelope
 

@@ -1,18 +1,20 @@
 """Cursor pagination shared by every list: `?limit=&cursor=` -> `{"items": [...], "next_cursor": ...}`.
 
-The cursor is an opaque token holding the sort key of the last row returned; a tampered or
-foreign cursor is a 400, never a 500.
+The cursor is an opaque token holding the sort key of the last row returned, in unpadded base64url
+(the pattern the OpenAPI document gives it; any other text is a 422); a tampered or foreign cursor
+is a 400, never a 500.
 """
 
 import base64
 import json
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field
 
 from shared.problems import Problem
 
@@ -28,7 +30,21 @@ class Page(BaseModel, Generic[T]):
 
 
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="How many items per page")]
-Cursor = Annotated[str | None, Query(max_length=512, description="next_cursor of the previous page")]
+# What encode_cursor gives out: unpadded base64url. One that matches but was not given out is a 400.
+CURSOR = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def check_cursor(value: str) -> str:
+    if not CURSOR.fullmatch(value):
+        raise ValueError("not a cursor this API gave out (base64url); start again without it")
+    return value
+
+
+Cursor = Annotated[
+    Annotated[str, Field(max_length=512, json_schema_extra={"pattern": CURSOR.pattern}), AfterValidator(check_cursor)]
+    | None,
+    Query(description="next_cursor of the previous page"),
+]
 IncludeTotal = Annotated[bool, Query(description="Also count every matching item (the page's total)")]
 
 

@@ -79,6 +79,21 @@ def install_problem_handlers(app: FastAPI) -> None:
         return _unexpected_error(exc)
 
 
+# SQLSTATE classes of a database that cannot serve now: 08 connection exception, 53 insufficient
+# resources ("too many clients"), 57P0x shut down or starting.
+_UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
+
+
+def _database_unavailable(exc: BaseException) -> bool:
+    cause = getattr(exc, "orig", None) or exc
+    sqlstate = str(getattr(cause, "sqlstate", "") or "")
+    return isinstance(cause, (ConnectionError, TimeoutError)) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+
+
 def _unexpected_error(exc: Exception) -> JSONResponse:
+    if _database_unavailable(exc):  # the client may well succeed a moment later: say so, it is not a bug
+        log.warning("database unavailable for a request", error=repr(exc))
+        return problem_response(503, "The service's database cannot take this request right now; retry shortly.",
+                                headers={"Retry-After": "1"})
     log.exception("unhandled error", error=repr(exc))
     return problem_response(500, "An unexpected error occurred; it has been logged.")

@@ -13,6 +13,7 @@ from shared.auth.tokens import verifier_for
 from shared.bus.consumer import EventConsumer, EventHandler
 from shared.bus.relay import OutboxRelay
 from shared.db import create_engine
+from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
@@ -36,7 +37,8 @@ def create_service_app(
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
     engine = create_engine(settings.resolved_database_url(), settings.db_pool_size, settings.db_custom_plans)
-    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    # The factory carries the service's event-secrets keys to its units of work (shared.events.secrets).
+    session_factory = async_sessionmaker(engine, expire_on_commit=False, info=event_secrets_session_info(settings))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):

@@ -15,6 +15,10 @@ SERVICE_PORTS = {
     "notify": 8006,
 }
 
+# The development default of EVENT_SECRETS_KEY (base64 of "licensing-dev-event-secrets-key!"): set
+# your own anywhere else, the same list in every service (see shared.events.secrets).
+DEVELOPMENT_EVENT_SECRETS_KEY = "bGljZW5zaW5nLWRldi1ldmVudC1zZWNyZXRzLWtleSE="
+
 
 class ServiceSettings(BaseSettings):
     """Base settings; each service subclasses it and sets its own `service_name` default.
@@ -39,6 +43,10 @@ class ServiceSettings(BaseSettings):
     events_exchange: str = "licensing.events"
     consumer_prefetch: int = 256
     consumer_batch_size: int = 128
+
+    # Fernet keys (comma separated, the sealing one first) that seal the secret fields of events
+    # (an invite's token) from the producer's outbox to the consumer that uses them.
+    event_secrets_key: str = Field(default=DEVELOPMENT_EVENT_SECRETS_KEY, alias="EVENT_SECRETS_KEY")
 
     outbox_batch_size: int = 500
     outbox_poll_interval: float = 0.5

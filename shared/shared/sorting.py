@@ -6,22 +6,38 @@ sort value is never NULL and the keyset comparison holds across NULLs in both di
 columns must be NOT NULL. The cursor names its sort and order: a cursor from another sort is a 400.
 
     sorts = {"name": orgs.c.name, "created_at": orgs.c.created_at}
-    return await fetch_sorted_page(session, query, sorts, sort, order, orgs.c.id, cursor, limit, PartnerOut)
+    async def list_orgs(..., sort: SortBy(sorts) = "created_at", order: SortOrder = None, ...):
+        return await fetch_sorted_page(session, query, sorts, sort, order, orgs.c.id, cursor, limit, PartnerOut)
 """
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from fastapi import Query
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 
 from shared.pagination import Page, count_matching, decode_cursor, encode_cursor
 from shared.problems import Problem
 
-SortBy = Annotated[str, Query(max_length=64, description="The column to sort by (see the endpoint's allow-list)")]
+
+def SortBy(columns: Iterable[str]) -> Any:  # noqa: N802 (used as a type: `sort: SortBy(SORTS) = "name"`)
+    """`?sort=`: one of the list's allow-list, which the OpenAPI document shows as an enum."""
+    allowed = tuple(columns)
+
+    def one_of(value: str) -> str:
+        if value not in allowed:
+            # A Problem rather than a ValueError: the answer's detail is this sentence alone.
+            raise Problem(422, f"sort must be one of: {', '.join(allowed)} (got '{value}').")
+        return value
+
+    return Annotated[str, AfterValidator(one_of),
+                     Query(description="The column to sort by", json_schema_extra={"enum": list(allowed)})]
+
+
+Direction = Annotated[Literal["asc", "desc"], Query(description="asc or desc")]
 SortOrder = Annotated[
     Literal["asc", "desc"] | None,
     Query(description="asc or desc; by default text sorts ascending and dates newest first"),

@@ -2,6 +2,7 @@
 
 import asyncio
 import collections
+import json
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 from shared.bus.relay import scrub_published_secrets
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated
+from shared.events.secrets import EventSecrets
 from shared.testing import eventually
 from tests.conftest import WidgetCounted, relaying
 
@@ -73,8 +75,10 @@ async def _async(value):
     return value
 
 
-async def test_an_invite_token_goes_out_with_its_event_then_leaves_the_database(producer, broker):
-    """The token reaches the bus (notify mails it); the published outbox row loses it minutes later."""
+async def test_an_invite_token_goes_out_sealed_then_leaves_the_database(producer, broker):
+    """The token reaches the bus sealed (only a holder of EVENT_SECRETS_KEY, notify, opens it): neither
+    the outbox row nor the message holds it in plain; the published row loses even the sealed copy
+    minutes later."""
     queue = await broker.declare_queue(exclusive=True)
     await queue.bind(await broker.get_exchange("licensing.events"), routing_key=InviteCreated.routing_key)
     token, org_id = secrets.token_urlsafe(24), uuid.uuid4()
@@ -83,19 +87,29 @@ async def test_an_invite_token_goes_out_with_its_event_then_leaves_the_database(
                                             role="viewer", token=token, expires_at=datetime.now(UTC)),
                               visible_to=[org_id], actor_org_id=org_id).event_id
         await uow.commit()
+
+    async def stored_body() -> str:
+        async with producer.engine.connect() as conn:
+            return (await conn.execute(sa.text("SELECT body::text FROM outbox WHERE event_id = :id"),
+                                       {"id": event_id})).scalar_one()
+
+    assert token not in await stored_body()
     async with relaying(producer.relay()):
         message = await eventually(lambda: queue.get(fail=False))
-    assert Envelope.model_validate_json(message.body).payload["token"] == token
-
-    async def stored_payload() -> dict:
-        async with producer.engine.connect() as conn:
-            return (await conn.execute(sa.text("SELECT body->'payload' FROM outbox WHERE event_id = :id"),
-                                       {"id": event_id})).scalar_one()
+        # The relay marks the row published just after the broker's confirm: let it commit that.
+        await eventually(lambda: _published(producer, event_id))
+    assert token not in message.body.decode()
+    sealed = Envelope.model_validate_json(message.body).payload["token"]
+    assert EventSecrets.from_settings(producer.infrastructure.settings()).open(sealed) == token
 
     async with producer.engine.begin() as conn:
         await scrub_published_secrets(conn)  # published just now: kept for the minute
-    assert (await stored_payload())["token"] == token
+    assert json.loads(await stored_body())["payload"]["token"] == sealed
     async with producer.engine.begin() as conn:
         await scrub_published_secrets(conn, kept_seconds=0)
-    payload = await stored_payload()
+    payload = json.loads(await stored_body())["payload"]
     assert "token" not in payload and payload["email"] == "new@example.com"
+
+
+async def _published(producer, event_id) -> bool:
+    return await producer.unpublished([event_id]) == 0

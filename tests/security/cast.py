@@ -2,8 +2,8 @@
 
 Tree "A" is the vendor, a distributor, its integrator and the integrator's customer, with a
 signed-in member of every role of every tier (invites accepted as users would). Tree "B" is an
-unrelated distributor with its own integrator, customer, entitlement, transfer, pending invite and
-notifications: its real ids are what A's members must never reach.
+unrelated distributor with its own integrator, customer, entitlement, transfer, activation, pending
+invite and notifications: its real ids are what A's members must never reach.
 """
 
 import asyncio
@@ -70,6 +70,7 @@ async def build_cast(platform: Platform) -> Cast:
     own, unrelated = await asyncio.gather(build_tree(platform, vendor, products[0]["id"], "a", staff.hire),
                                           build_tree(platform, vendor, products[1]["id"], "b"))
     unrelated.ids[("notifications", "notification_id")] = await notification_of(platform, unrelated)
+    unrelated.ids[("activations", "activation_id")] = await activation_of(unrelated)
     others = await staff.hired()
     return Cast(platform, vendor, [vendor, *own.admins.values(), *others], own, unrelated)
 
@@ -162,6 +163,36 @@ async def notification_of(platform: Platform, tree: Tree) -> str:
                                      {"org": org_id})
 
     return str(await eventually(first, timeout=20))
+
+
+async def activation_of(tree: Tree) -> str:
+    """An activation of the tree's customer: its integrator passes it 5 of the 30 licenses it was
+    sent, and the customer activates 1."""
+    integrator, customer = tree.admins[Tier.INTEGRATOR].http, tree.admins[Tier.CUSTOMER].http
+    line = {"entitlement_id": tree.ids[("entitlements", "entitlement_id")],
+            "product_id": tree.ids[("licenses", "product_id")]}
+
+    async def passed_on() -> bool:
+        # Refused (or rejected) while the ledger does not yet know the customer: sent again.
+        sent = await integrator.post("/api/v1/transfers", json={
+            **line, "quantity": 5, "to_org_id": tree.ids[("customers", "org_id")]})
+        if sent.status_code != 202:
+            return False
+        return await eventually(lambda: _settled(integrator, sent.json()["id"]), timeout=20) == "completed"
+
+    distributor = tree.admins[Tier.DISTRIBUTOR].http
+    first = tree.ids[("transfers", "transfer_id")]
+    assert await eventually(lambda: _settled(distributor, first), timeout=20) == "completed"
+    await eventually(passed_on, timeout=60, interval=0.5)
+    activation = await created(lambda: customer.post("/api/v1/activations", json={
+        **line, "quantity": 1, "project_name": "Unrelated project"}))
+    return activation["id"]
+
+
+async def _settled(http: httpx.AsyncClient, transfer_id: str) -> str | None:
+    """The transfer's outcome (completed, rejected), None while it is pending."""
+    answer = await http.get(f"/api/v1/transfers/{transfer_id}")
+    return None if answer.status_code != 200 or answer.json()["status"] == "pending" else answer.json()["status"]
 
 
 async def gather_bounded(calls, limit: int = 8) -> list:

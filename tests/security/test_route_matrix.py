@@ -94,6 +94,7 @@ async def snapshot(cast: Cast) -> dict:
         "integrator": (admins[Tier.DISTRIBUTOR], f"/api/v1/integrators/{ids[('integrators', 'org_id')]}"),
         "customer": (admins[Tier.INTEGRATOR], f"/api/v1/customers/{ids[('customers', 'org_id')]}"),
         "notifications": (admins[Tier.DISTRIBUTOR], "/api/v1/notifications"),
+        "activations": (admins[Tier.CUSTOMER], "/api/v1/activations"),
     }
     answers = await gather_bounded([admin.http.get(path) for admin, path in reads.values()])
     return {name: (a.status_code, strip_volatile(a.json())) for name, a in zip(reads, answers)}

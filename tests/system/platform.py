@@ -22,6 +22,7 @@ from notify.main import create_app as create_notify
 from notify.settings import NotifySettings
 from orgs.main import create_app as create_orgs
 from orgs.settings import OrgsSettings
+from shared.events.secrets import EventSecrets
 from shared.testing import eventually, serving
 from transfers.main import create_app as create_transfers
 from transfers.settings import TransfersSettings
@@ -44,16 +45,17 @@ class Platform:
         return httpx.AsyncClient(base_url=self.http.base_url, timeout=30, headers={"Authorization": f"Bearer {token}"})
 
     async def invite_token(self, email: str) -> str:
-        """The accept-link token of the last invite to `email` (what the email would carry)."""
-        engine = self.apps["identity"].state.engine
+        """The accept-link token of the last invite to `email` (what the email would carry): the
+        outbox event holds it sealed; the shared key opens it, as notify does for the mail."""
+        identity = self.apps["identity"].state
 
         async def token():
-            async with engine.connect() as conn:
+            async with identity.engine.connect() as conn:
                 return await conn.scalar(sa.text(
                     "SELECT body->'payload'->>'token' FROM outbox WHERE routing_key = 'identity.invite.created'"
                     " AND body->'payload'->>'email' = :email ORDER BY id DESC LIMIT 1"), {"email": email})
 
-        return await eventually(token)
+        return EventSecrets.from_settings(identity.settings).open(await eventually(token))
 
     async def accept_invite(self, email: str) -> httpx.AsyncClient:
         token = await self.invite_token(email)

@@ -7,22 +7,20 @@ from audit.chains import append_to_chains
 from audit.db import audit_events, audit_members
 from audit.domain.records import describe
 from audit.domain.subjects import stored_payload, subject_ids
+from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.identity import MemberCreated, MemberRemoved
 
-_INSERT = (
-    insert(audit_events)
-    .on_conflict_do_nothing(index_elements=[audit_events.c.event_id])
-    .returning(audit_events.c.event_id)
-)
 
 
 async def record_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """One insert for the whole batch: the audit log sees every event, so it must keep up."""
     rows = [_row(envelope) for envelope in envelopes]
-    stored = set((await uow.session.execute(_INSERT, rows)).scalars().all())
+    written = await insert_rows(uow.session, audit_events, rows, on_conflict="ON CONFLICT (event_id) DO NOTHING",
+                                returning=["event_id"])
+    stored = {row.event_id for row in written}
     await append_to_chains(uow.session, [row for row in rows if row["event_id"] in stored])
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from audit.domain.records import MESSAGES, describe
 from shared.events import identity, orgs
+from shared.events.entitlements import ActivationDeactivated
 from shared.events.envelope import EventPayload
 
 
@@ -98,3 +99,11 @@ def test_identity_and_orgs_events_read_as_sentences(event, category, message):
 ])
 def test_older_events_without_the_newer_fields_still_read_well(event, message):
     assert read(event).message == message
+
+
+def test_a_deactivated_activation_reads_as_licenses_given_back():
+    record = read(ActivationDeactivated(
+        activation_id=uuid.uuid4(), org_id=ORG, entitlement_id="ENT-2026-000042", product_id=uuid.uuid4(),
+        product_name="Camera Pro", quantity=3, project_name="Lobby", available_after=5))
+    assert (record.category, record.message) == (
+        "Activations", "3 x Camera Pro of project Lobby deactivated, back to available")

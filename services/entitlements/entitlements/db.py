@@ -109,8 +109,11 @@ activations = sa.Table(
     sa.Column("serial_number", sa.Text),
     sa.Column("activated_by", UUID(as_uuid=True)),
     sa.Column("activated_by_name", sa.Text),
+    # active, or deactivated: its licenses went back to the org's holding (an activation_reversal entry).
     sa.Column("status", sa.Text, nullable=False, server_default="active"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    sa.Column("deactivated_at", sa.DateTime(timezone=True)),
+    sa.Column("deactivated_by", UUID(as_uuid=True)),
     sa.Index("activations_by_org", "org_id", "created_at"),
 )
 

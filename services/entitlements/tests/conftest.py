@@ -162,6 +162,12 @@ class Licensing:
         await self.transfer(entitlement_id, product, self.orgs.distributor, self.orgs.integrator, quantity)
         await self.transfer(entitlement_id, product, self.orgs.integrator, self.orgs.customer, quantity)
 
+    async def customer_line(self, entitlement_id: str) -> dict:
+        """The entitlement's first line as the customer sees it."""
+        detail = await self.api.get(f"/api/v1/entitlements/{entitlement_id}", headers=self.customer)
+        assert detail.status_code == 200
+        return detail.json()["lines"][0]
+
     async def activate(self, entitlement_id: str, product: dict, quantity: int, headers=None, **fields):
         body = {"entitlement_id": entitlement_id, "product_id": product["id"], "quantity": quantity,
                 "project_name": "Lobby", "project_manager": "Grace", "serial_number": "SN-1", **fields}
@@ -180,3 +186,12 @@ class Licensing:
                 sa.text("SELECT body FROM outbox WHERE routing_key = :key ORDER BY id"), {"key": routing_key}
             )).scalars().all()
         return [b for b in bodies if all(b["payload"].get(k) == v for k, v in payload.items())]
+
+
+@pytest.fixture
+async def held(licensing):
+    """An entitlement of 10 Cameras with 5 of them down at the customer: (entitlement id, product)."""
+    camera = await licensing.product("Camera")
+    entitlement_id = (await licensing.issue([(camera, 10)]))["entitlement_id"]
+    await licensing.down_to_customer(entitlement_id, camera, 5)
+    return entitlement_id, camera

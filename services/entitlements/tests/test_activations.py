@@ -13,21 +13,6 @@ import sqlalchemy as sa
 from entitlements.ledger import today
 
 
-@pytest.fixture
-async def held(licensing):
-    """An entitlement of 10 Cameras with 5 of them down at the customer: (entitlement id, product)."""
-    camera = await licensing.product("Camera")
-    entitlement_id = (await licensing.issue([(camera, 10)]))["entitlement_id"]
-    await licensing.down_to_customer(entitlement_id, camera, 5)
-    return entitlement_id, camera
-
-
-async def customer_line(api, licensing, entitlement_id) -> dict:
-    detail = await api.get(f"/api/v1/entitlements/{entitlement_id}", headers=licensing.customer)
-    assert detail.status_code == 200
-    return detail.json()["lines"][0]
-
-
 async def activation_count(app) -> int:
     async with app.state.engine.connect() as conn:
         return (await conn.execute(sa.text("SELECT count(*) FROM activations"))).scalar_one()
@@ -40,7 +25,7 @@ async def test_a_customer_activates_part_of_its_licenses(api, licensing, held):
     activation = response.json()
     assert (activation["quantity"], activation["product_name"], activation["serial_number"]) == (3, "Camera", "SN-9")
     assert activation["activated_by_name"] == "ada@customer.example"
-    line = await customer_line(api, licensing, entitlement_id)
+    line = await licensing.customer_line(entitlement_id)
     assert (line["received"], line["available"], line["activated"]) == (5, 2, 3)
 
     [event] = await licensing.events("entitlements.activation.created", activation_id=activation["id"])
@@ -58,7 +43,7 @@ async def test_activating_more_than_is_unactivated_is_refused_and_changes_nothin
     assert response.status_code == 409
     assert "Only 2 unactivated" in response.json()["detail"]
     assert await activation_count(app) == before
-    assert (await customer_line(api, licensing, entitlement_id))["available"] == 2
+    assert (await licensing.customer_line(entitlement_id))["available"] == 2
     await licensing.conserved()
 
 
@@ -67,7 +52,7 @@ async def test_concurrent_activations_never_overdraw_the_holding(app, api, licen
     answers = await asyncio.gather(*(licensing.activate(entitlement_id, camera, 1, serial_number=f"SN-{i}")
                                      for i in range(12)))
     assert sorted(a.status_code for a in answers) == [201] * 5 + [409] * 7
-    assert (await customer_line(api, licensing, entitlement_id))["available"] == 0
+    assert (await licensing.customer_line(entitlement_id))["available"] == 0
     await licensing.conserved()
 
 
@@ -113,7 +98,7 @@ async def test_an_expired_entitlement_cannot_be_activated_even_before_the_sweepe
                            {"d": valid_until, "id": entitlement_id})
     response = await licensing.activate(entitlement_id, camera, 1)
     assert response.status_code == 409 and "suspended" in response.json()["detail"]
-    assert (await customer_line(api, licensing, entitlement_id))["available"] == 4
+    assert (await licensing.customer_line(entitlement_id))["available"] == 4
     await licensing.conserved()
 
 
@@ -125,7 +110,7 @@ async def test_an_idempotency_key_activates_once(app, api, licensing, held):
     again = await api.post("/api/v1/activations", headers=headers, json=body)
     assert first.status_code == again.status_code == 201
     assert again.json()["id"] == first.json()["id"] and again.headers["Idempotent-Replayed"] == "true"
-    assert (await customer_line(api, licensing, entitlement_id))["available"] == 3
+    assert (await licensing.customer_line(entitlement_id))["available"] == 3
     # The same key from another user of the org is another request.
     colleague = {**licensing.as_(licensing.orgs.customer, "customer"), "Idempotency-Key": "activate-lobby"}
     third = await api.post("/api/v1/activations", headers=colleague, json=body)
@@ -140,7 +125,7 @@ async def test_the_same_key_sent_concurrently_activates_once(api, licensing, hel
     answers = await asyncio.gather(*(api.post("/api/v1/activations", headers=headers, json=body) for _ in range(6)))
     assert [a.status_code for a in answers] == [201] * 6
     assert len({a.json()["id"] for a in answers}) == 1
-    assert (await customer_line(api, licensing, entitlement_id))["available"] == 3
+    assert (await licensing.customer_line(entitlement_id))["available"] == 3
     await licensing.conserved()
 
 

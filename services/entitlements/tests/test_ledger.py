@@ -11,7 +11,8 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from entitlements.db import entitlement_lines, entitlements, holdings, ledger_entries, org_directory, outbox, products
-from entitlements.ledger import ActivationRequest, activate, apply_transfer, change_holding, find_line, unconserved_lines
+from entitlements.ledger import (
+    ActivationRequest, activate, apply_transfer, apply_transfers, change_holding, find_line, unconserved_lines)
 from entitlements.main import create_app
 from entitlements.settings import EntitlementsSettings
 from shared.bus.topology import declare_topology
@@ -174,6 +175,38 @@ async def test_refused_transfers_say_why_and_move_nothing(app, case, reason_code
     assert outcome.reason_code == reason_code, outcome
     assert await books.available(books.distributor) == 10
     await assert_conserved(app)
+
+
+async def test_a_batch_of_requests_is_decided_in_order_as_if_applied_one_by_one(app):
+    """What the consumer hands over under load: one call, many requests, some depending on the ones
+    before (the integrator passes on what it just received), some refused in between."""
+    books = await Books(app).open(10)
+    batch = [
+        books.request(6),                                                     # distributor -> integrator
+        books.request(5),                                                     # 4 left: refused
+        books.request(4, from_org=books.integrator, to_org=books.customer),  # passes on part of the 6
+        books.request(1, to_org=books.archived),                              # refused: archived
+        books.request(None),                                                  # all the distributor has left
+        books.request(1, from_org=books.customer, to_org=books.integrator),  # not its child: refused
+        books.request(3, from_org=books.integrator, to_org=books.customer),  # 2 + 4 received
+    ]
+    async with UnitOfWork(app.state.session_factory, producer="tests") as uow:
+        outcomes = await apply_transfers(uow.session, batch)
+        await uow.commit()
+    assert [(type(o).__name__, getattr(o, "quantity", None), getattr(o, "reason_code", None)) for o in outcomes] == [
+        ("TransferCompleted", 6, None), ("TransferRejected", 5, "insufficient_quantity"),
+        ("TransferCompleted", 4, None), ("TransferRejected", 1, "destination_not_eligible"),
+        ("TransferCompleted", 4, None), ("TransferRejected", 1, "destination_not_eligible"),
+        ("TransferCompleted", 3, None),
+    ]
+    assert [await books.available(org) for org in (books.distributor, books.integrator, books.customer)] == [0, 3, 7]
+    async with app.state.engine.connect() as conn:
+        customer_entries = (await conn.execute(
+            sa.select(ledger_entries.c.kind, ledger_entries.c.quantity, ledger_entries.c.available_after)
+            .where(ledger_entries.c.line_id == books.line, ledger_entries.c.org_id == books.customer)
+            .order_by(ledger_entries.c.id))).all()
+    assert customer_entries == [("transfer_in", 4, 4), ("transfer_in", 3, 7)]
+    await assert_conserved(app)  # also: every entry's "available after" is its holding's running sum
 
 
 async def test_fifty_concurrent_transfers_never_overdraw_the_holding(app):

@@ -2,9 +2,11 @@
 guard them: tenant isolation, the permission table and the last Admin."""
 
 import asyncio
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import aio_pika
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -13,7 +15,10 @@ from identity.db import invites, members, outbox
 from identity.domain.passwords import hash_password
 from identity.domain.tokens import token_hash
 from identity.handlers import invite_first_admin
+from shared.bus.topology import declare_topology
 from shared.db import UnitOfWork
+from shared.events.secrets import EventSecrets
+from shared.testing import eventually
 
 PASSWORD = "correct horse battery staple"
 _HASH = hash_password(PASSWORD)
@@ -48,10 +53,11 @@ async def invite(identity, admin, role="technician", email=None) -> tuple[httpx.
 
 
 async def _latest_token(identity, invite_id: str) -> str:
+    """The plain token, opened from its sealed copy in the outbox event (as notify opens it for the mail)."""
     bodies = await rows(identity, sa.select(outbox.c.body).where(
         outbox.c.routing_key.in_(["identity.invite.created", "identity.invite.resent"])).order_by(outbox.c.id))
     mine = [body["payload"] for (body,) in bodies if body["payload"]["invite_id"] == invite_id]
-    return mine[-1]["token"]
+    return EventSecrets.from_settings(identity.settings).open(mine[-1]["token"])
 
 
 def accept_body(token):
@@ -93,6 +99,41 @@ async def test_invite_accept_then_the_new_member_signs_in(identity, org):
     assert {m["email"] for m in listed_members} == {admin["email"], created["email"]}
     created_events = await rows(identity, sa.select(outbox.c.body).where(outbox.c.routing_key == "identity.member.created"))
     assert member["id"] in [body["payload"]["member_id"] for (body,) in created_events]
+
+
+async def test_an_invite_token_leaves_identity_sealed_in_the_outbox_and_on_the_broker(identity, org, infrastructure):
+    """Someone who reads identity's outbox or the broker's messages finds no usable token: only
+    its sealed form, which EVENT_SECRETS_KEY opens into the token that works."""
+    _, admin = org
+    connection = await aio_pika.connect(infrastructure.amqp_url)
+    try:
+        channel = await connection.channel()
+        queue = await channel.declare_queue(exclusive=True)
+        exchange = await declare_topology(channel, identity.settings.events_exchange)
+        await queue.bind(exchange, routing_key="identity.invite.*")
+        response, token = await invite(identity, admin)
+        invite_id = response.json()["id"]
+        assert (await identity.post(f"/api/v1/invites/{invite_id}/resend", headers=admin["headers"])).status_code == 200
+        resent_token = await _latest_token(identity, invite_id)
+
+        stored = [text for (text,) in await rows(identity, sa.select(sa.cast(outbox.c.body, sa.Text)).where(
+            outbox.c.body["payload"]["invite_id"].astext == invite_id))]
+        assert len(stored) == 2
+        messages = []
+
+        async def both_published():
+            while (message := await queue.get(fail=False, no_ack=True)) is not None:
+                if invite_id in message.body.decode():
+                    messages.append(message.body.decode())
+            return len(messages) == 2
+
+        await eventually(both_published)
+    finally:
+        await connection.close()
+    for text in stored + messages:
+        assert token not in text and resent_token not in text
+        assert json.loads(text)["payload"]["token"].startswith("sealed:")
+    assert (await identity.post("/api/v1/invites/accept", json=accept_body(resent_token))).status_code == 201
 
 
 async def test_member_list_filters_by_role_and_searches_name_email_and_phone(identity, org):
@@ -137,7 +178,7 @@ async def test_resend_kills_the_old_token_and_expired_invites_are_refused(identi
     assert resent.status_code == 200, resent.text
     new = await _latest_token(identity, invite_id)
     assert new != old
-    assert (await identity.post("/api/v1/invites/accept", json=accept_body(old))).status_code == 400
+    assert (await identity.post("/api/v1/invites/accept", json=accept_body(old))).status_code == 404
 
     async with identity.app.state.session_factory() as session:
         await session.execute(sa.update(invites).where(invites.c.id == uuid.UUID(invite_id))

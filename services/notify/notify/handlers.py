@@ -20,11 +20,13 @@ from notify.domain.mails import (
 from notify.metrics import NOTIFICATIONS
 from notify.settings import NotifySettings
 from shared.auth.permissions import Role
+from shared.bulk_insert import insert_rows
 from shared.bus.consumer import EventHandler
 from shared.db import UnitOfWork
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRemoved, MemberRoleChanged
+from shared.events.secrets import EventSecrets, SecretUnreadable
 from shared.events.transfers import TransferRequested
 from shared.logging import get_logger
 from shared.org_directory import ORG_DIRECTORY_HANDLERS
@@ -49,13 +51,10 @@ async def queue(uow: UnitOfWork, envelope: Envelope, mails: list[Mail]) -> None:
         }
         for mail in mails
     ]
-    inserted = await uow.session.execute(
-        insert(notifications)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="notifications_one_per_event_and_recipient")
-        .returning(notifications.c.id)
-    )
-    NOTIFICATIONS.labels("queued").inc(len(inserted.all()))
+    inserted = await insert_rows(uow.session, notifications, rows,
+                                 on_conflict="ON CONFLICT ON CONSTRAINT notifications_one_per_event_and_recipient DO NOTHING",
+                                 returning=["id"])
+    NOTIFICATIONS.labels("queued").inc(len(inserted))
 
 
 async def org_name(uow: UnitOfWork, org_id: uuid.UUID) -> str | None:
@@ -81,10 +80,22 @@ async def admin_emails(uow: UnitOfWork, org_id: uuid.UUID) -> list[str]:
 
 def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler]:
     portal_url = settings.portal_url
+    secrets = EventSecrets.from_settings(settings)
 
     async def invited(uow: UnitOfWork, envelope: Envelope) -> None:
         contract = InviteResent if envelope.type == InviteResent.routing_key else InviteCreated
         event = envelope.payload_as(contract)
+        # The token is stored sealed and opened when the mail is rendered; a token this service could
+        # not open then is refused now, while the event is still whole: the handler fails, the
+        # consumer retries it alone and past the delivery limit the broker dead-letters it
+        # (notify.events.dead-letter), from where it can be moved back once the key is right.
+        try:
+            secrets.check(event.token)
+        except SecretUnreadable as error:
+            log.error("cannot open the invite's token: check EVENT_SECRETS_KEY (the same keys as identity's);"
+                      " the event is retried, then dead-lettered", event_id=str(envelope.event_id),
+                      event_type=envelope.type, invite_id=str(event.invite_id), error=str(error))
+            raise
         await queue(uow, envelope, [invite_mail(event, await org_name(uow, event.org_id), portal_url)])
 
     async def member_created(uow: UnitOfWork, envelope: Envelope) -> None:
@@ -110,15 +121,11 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler]
     async def transfer_requested(uow: UnitOfWork, envelope: Envelope) -> None:
         """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected."""
         event = envelope.payload_as(TransferRequested)
-        await uow.session.execute(
-            insert(transfer_requests)
-            .values(
-                transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
-                requested_by=event.requested_by, notify_representative=event.notify_representative,
-                cc_emails=list(event.cc_emails),
-            )
-            .on_conflict_do_nothing(index_elements=["transfer_id"])
-        )
+        await insert_rows(uow.session, transfer_requests, [dict(
+            transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
+            requested_by=event.requested_by, notify_representative=event.notify_representative,
+            cc_emails=list(event.cc_emails),
+        )], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
 
     async def take_request(uow: UnitOfWork, transfer_id: uuid.UUID):
         """The request, removed: a transfer has one outcome, and the table stays small."""

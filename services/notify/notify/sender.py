@@ -31,16 +31,19 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notify.db import notifications
+from notify.domain.mails import SEALED_CONTEXT_KEYS, template_context
 from notify.domain.retry import is_last_attempt, retry_delay
 from notify.metrics import NOTIFICATIONS
 from notify.rendering import compose
 from notify.settings import NotifySettings
+from shared.events.secrets import EventSecrets
 from shared.logging import get_logger
 
 log = get_logger(__name__)
 
-# Values only needed to send (the invite's plain token) are dropped once the mail is out.
-_SECRET_CONTEXT_KEYS = ("accept_url",)
+# Values only needed to send (the invite's sealed token; the plain link of rows queued before
+# tokens were sealed) are dropped once the mail is out.
+_SECRET_CONTEXT_KEYS = ("accept_url", *SEALED_CONTEXT_KEYS)
 
 
 class Sender:
@@ -69,7 +72,7 @@ class Sender:
         try:
             while True:
                 try:
-                    if await self.send_next(mailer):
+                    if await self.send_due(mailer):
                         continue
                 except (SQLAlchemyError, OSError) as error:  # no row claimed: the database is away for now
                     log.warning("cannot claim a notification, will try again", error=repr(error))
@@ -120,59 +123,86 @@ class Sender:
             timeout=self.settings.smtp_timeout,
         )
 
-    async def send_next(self, mailer: "Mailer") -> bool:
-        """Sends one due notification and records the outcome; False when none is due."""
-        row = await self._claim()
-        if row is None:
+    async def send_due(self, mailer: "Mailer") -> bool:
+        """Claims up to `sender_batch` due notifications in one transaction and sends them one by
+        one, each outcome recorded as soon as it is known; False when none is due. A mail starts
+        only while its whole send budget still fits in the lease, and after a failure to reach the
+        server the rest is handed back untouched (due at once) rather than tried against it."""
+        rows = await self._claim(self.settings.sender_batch)
+        if not rows:
             return False
+        loop = asyncio.get_running_loop()
+        leased_until = loop.time() + self._lease().total_seconds()
+        for index, row in enumerate(rows):
+            # The first is always tried (it also tells whether the server is back).
+            if index and (self._server_down or loop.time() + self._send_budget() > leased_until):
+                await self._record(self._hand_back, [r.id for r in rows[index:]])
+                break
+            await self.send(mailer, row)
+        return True
+
+    async def send(self, mailer: "Mailer", row) -> None:
+        """Sends one claimed notification and records the outcome."""
         try:
+            # Sealed secrets (an invite's token) are opened here, in memory, for this mail only. A key
+            # that cannot open them is a ValueError (SecretUnreadable): the row fails, logged, and an
+            # Admin may retry it once EVENT_SECRETS_KEY holds the key again.
+            context = template_context(row.template, row.context, EventSecrets.from_settings(self.settings).open)
             message = compose(
                 sender=self.settings.mail_from, recipient=row.recipient, cc=list(row.cc), subject=row.subject,
-                template=row.template, context=row.context, message_key=f"{row.event_id}.{row.id}",
+                template=row.template, context=context, message_key=f"{row.event_id}.{row.id}",
             )
         except (jinja2.TemplateError, ValueError, TypeError) as error:  # a bug, not the server: no retry
             await self._record(self._give_up, row, f"cannot compose the mail: {error!r}", row.attempts + 1)
-            return True
+            return
         try:
             async with asyncio.timeout(self._send_budget()):  # the whole conversation stays within the lease
                 await mailer.send(message)
         except Exception as error:  # any failure is an attempt: a poison row ends failed
             await self._record(self._failed_attempt, row, repr(error), unreachable=_unreachable(error))
-            return True
+            return
         # Accepted: from here on nothing may count as a failure (that would send it again).
         await self._record(self._sent, row)
         NOTIFICATIONS.labels("sent").inc()
         log.info("notification sent", notification_id=str(row.id), event_type=row.event_type, template=row.template)
         if self._server_down:
             await self._wake_rows_waiting_for_the_server()
-        return True
 
     def _send_budget(self) -> float:
         """Seconds a send may take in all: connecting, then the commands of the message."""
         return 2 * self.settings.smtp_timeout
 
-    async def _claim(self):
-        """The next due row, leased past the longest a send can take; committed before the mail
-        goes out."""
-        lease = timedelta(seconds=self._send_budget() + 10)
+    def _lease(self) -> timedelta:
+        """How long a claimed row stays with its lane: the longest a send can take, and a margin."""
+        return timedelta(seconds=self._send_budget() + 10)
+
+    async def _claim(self, limit: int) -> list:
+        """Up to `limit` due rows, leased in one statement; committed before any mail goes out."""
         async with self._session_factory() as session, session.begin():
-            row = (
-                await session.execute(
-                    sa.select(notifications)
-                    .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
-                    .order_by(notifications.c.next_attempt_at, notifications.c.id)
-                    .limit(1)
-                    .with_for_update(skip_locked=True)
-                )
-            ).one_or_none()
-            if row is not None:
-                # Not "unreachable" while leased: waking those rows must not hand this one to another lane.
-                await session.execute(
-                    sa.update(notifications)
-                    .where(notifications.c.id == row.id)
-                    .values(next_attempt_at=sa.func.now() + lease, server_unreachable=False)
-                )
-        return row
+            due = (
+                sa.select(notifications.c.id)
+                .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
+                .order_by(notifications.c.next_attempt_at, notifications.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+                .scalar_subquery()
+            )
+            # Not "unreachable" while leased: waking those rows must not hand these to another lane.
+            rows = await session.execute(
+                sa.update(notifications)
+                .where(notifications.c.id.in_(due))
+                .values(next_attempt_at=sa.func.now() + self._lease(), server_unreachable=False)
+                .returning(*notifications.c)
+            )
+            return sorted(rows.all(), key=lambda row: row.created_at)
+
+    async def _hand_back(self, session: AsyncSession, ids: list) -> None:
+        """Claimed rows not tried: due again at once, for whichever lane comes first."""
+        await session.execute(
+            sa.update(notifications)
+            .where(notifications.c.id.in_(ids), notifications.c.state == "queued")
+            .values(next_attempt_at=sa.func.now())
+        )
 
     async def _record(self, write, *args, **kwargs) -> None:
         """Writes an attempt's outcome, on a fresh connection as often as it takes: the mail's fate

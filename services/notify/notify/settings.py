@@ -33,3 +33,5 @@ class NotifySettings(ServiceSettings):
     smtp_probe_interval: float = Field(default=10.0, gt=0, alias="NOTIFY_SMTP_PROBE_INTERVAL")
     sender_poll_interval: float = Field(default=1.0, gt=0, alias="NOTIFY_POLL_INTERVAL")
     sender_concurrency: int = Field(default=4, ge=1, le=64, alias="NOTIFY_SENDER_CONCURRENCY")
+    # Rows a lane claims at once (one transaction for all of them; each outcome is still recorded alone).
+    sender_batch: int = Field(default=10, ge=1, le=500, alias="NOTIFY_SENDER_BATCH")

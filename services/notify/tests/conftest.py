@@ -19,6 +19,7 @@ from notify.main import create_app
 from notify.settings import NotifySettings
 from shared.bus.topology import declare_topology
 from shared.events.envelope import Envelope, EventPayload
+from shared.events.secrets import EventSecrets
 from shared.testing import running
 
 PORTAL_URL = "http://portal.example.test"
@@ -121,10 +122,14 @@ async def publish(infrastructure):
     channel = await connection.channel()
     exchange = await declare_topology(channel, "licensing.events")
 
+    secrets = EventSecrets.from_settings(infrastructure.settings(NotifySettings))
+
     async def publish(event: EventPayload | Envelope, *, producer: str = "test", visible_to=()) -> Envelope:
+        """Publishes as a producer's outbox would: secret fields sealed (with notify's default key)."""
         envelope = event if isinstance(event, Envelope) else Envelope.wrap(
             event, producer=producer, visible_to=list(visible_to)
         )
+        envelope = secrets.seal_envelope(envelope)
         await exchange.publish(aio_pika.Message(envelope.model_dump_json().encode()), routing_key=envelope.type)
         return envelope
 

@@ -1,12 +1,19 @@
 """The pure rules: backoff, and who gets which mail."""
 
 import uuid
-from datetime import date
+from datetime import UTC, date, datetime
 
-from notify.domain.mails import accept_invite_url, expiry_mails, transfer_completed_mail, welcome_mail
+from notify.domain.mails import (
+    accept_invite_url,
+    expiry_mails,
+    invite_mail,
+    template_context,
+    transfer_completed_mail,
+    welcome_mail,
+)
 from notify.domain.retry import is_last_attempt, retry_delay
 from shared.events.entitlements import EntitlementExpiringSoon, TransferCompleted
-from shared.events.identity import MemberCreated
+from shared.events.identity import InviteCreated, MemberCreated
 
 
 def test_the_delay_doubles_from_the_base_up_to_the_cap():
@@ -19,6 +26,18 @@ def test_the_delay_doubles_from_the_base_up_to_the_cap():
 
 def test_the_accept_link_encodes_the_token():
     assert accept_invite_url("http://portal/", "a+b/c=") == "http://portal/accept-invite?token=a%2Bb%2Fc%3D"
+
+
+def test_an_invite_is_stored_with_its_token_sealed_and_rendered_with_the_link():
+    event = InviteCreated(invite_id=uuid.uuid4(), org_id=uuid.uuid4(), email="a@x.com", role="viewer",
+                          token="sealed:abc", expires_at=datetime(2027, 1, 31, tzinfo=UTC))
+    stored = invite_mail(event, "Acme", "http://portal/").context
+    assert "accept_url" not in stored and stored["invite_token"] == "sealed:abc"
+    rendered = template_context("invite", stored, {"sealed:abc": "a+b"}.__getitem__)
+    assert rendered["accept_url"] == "http://portal/accept-invite?token=a%2Bb"
+    assert "invite_token" not in rendered
+    legacy = {"accept_url": "http://portal/accept-invite?token=t", "role": "Viewer"}  # queued before sealing
+    assert template_context("invite", legacy, {}.__getitem__) == legacy
 
 
 def test_the_recipient_is_not_copied_and_each_cc_appears_once():

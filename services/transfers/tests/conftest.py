@@ -12,7 +12,8 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from shared.bus.topology import declare_topology
+from shared.bus.consumer import BatchHandler
+from shared.bus.topology import declare_topology, routing_key_matches
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope, EventPayload
@@ -86,7 +87,9 @@ async def handle(app, event: EventPayload, occurred_at: datetime | None = None) 
     if occurred_at is not None:
         envelope = envelope.model_copy(update={"occurred_at": occurred_at})
     async with UnitOfWork(app.state.session_factory, producer="transfers") as uow:
-        await event_handlers()[envelope.type](uow, envelope)
+        for pattern, handler in event_handlers().items():
+            if routing_key_matches(pattern, envelope.type):
+                await (handler.handle(uow, [envelope]) if isinstance(handler, BatchHandler) else handler(uow, envelope))
         await uow.commit()
 
 

@@ -4,14 +4,16 @@ changes. The ledger lives in entitlements; this service records the request and 
 import uuid
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import UUID
 
-from shared.bus.consumer import EventHandler
+from shared.bus.consumer import BatchHandler, EventHandler
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
 from shared.logging import get_logger
-from shared.org_directory import ORG_DIRECTORY_HANDLERS, find_org, org_directory_representatives, why_not_eligible
+from shared.org_directory import (
+    ORG_DIRECTORY_HANDLERS, KnownOrg, org_directory, org_directory_representatives, why_not_eligible)
 from shared.problems import Problem
 from transfers.db import transfers
 from transfers.domain.transfers import (
@@ -29,14 +31,14 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
     caller commits, so an Idempotency-Key answer can join the same transaction). The destination
     is checked here, at once, against the local org directory; entitlements checks it again when
     it applies the transfer, since the directory may change in between."""
-    destination = await find_org(uow.session, command.to_org_id)
+    destination, representatives = await _destination(uow, command.to_org_id)
     problem = why_not_eligible(destination, command.from_org_id)
     if problem is not None:
         unknown = destination is None or destination.parent_id != command.from_org_id
         raise Problem(404 if unknown else 409, problem)
     try:
         notify = representative_to_notify(
-            await _representatives(uow, command.to_org_id),
+            representatives,
             notify=command.notify_representative,
             chosen_id=command.representative_id,
         )
@@ -64,64 +66,96 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
     )
 
 
-async def _representatives(uow: UnitOfWork, org_id: uuid.UUID) -> list[Representative]:
-    reps = org_directory_representatives.c
-    rows = await uow.session.execute(sa.select(reps.id, reps.email, reps.is_default).where(reps.org_id == org_id))
-    return [Representative(*row) for row in rows]
+async def _destination(uow: UnitOfWork, org_id: uuid.UUID) -> tuple[KnownOrg | None, list[Representative]]:
+    """The destination org as the directory knows it, and its representatives: one query (the
+    POST is the busiest path of the service)."""
+    orgs, reps = org_directory.c, org_directory_representatives.c
+    rows = (await uow.session.execute(
+        sa.select(orgs.id, orgs.name, orgs.tier, orgs.parent_id, orgs.status,
+                  reps.id.label("representative_id"), reps.email, reps.is_default)
+        .select_from(org_directory.outerjoin(org_directory_representatives, reps.org_id == orgs.id))
+        .where(orgs.id == org_id)
+    )).all()
+    if not rows:
+        return None, []
+    first = rows[0]
+    destination = KnownOrg(first.id, first.name, first.tier, first.parent_id, first.status)
+    return destination, [Representative(row.representative_id, row.email, row.is_default)
+                         for row in rows if row.representative_id is not None]
 
 
-async def transfer_completed(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.payload_as(TransferCompleted)
-    await _settle(
-        uow,
-        event.transfer_id,
-        event.from_org_id,
-        status="completed",
-        quantity=event.quantity,
-        action=event.action,
-        product_name=event.product_name,
-        product_description=event.product_description,
-        po_number=event.po_number,
-        sales_order=event.sales_order,
-        completed_at=envelope.occurred_at,  # when the ledger moved the licenses
+async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """Records the ledger's outcomes of a batch, two statements whatever its size. A transfer is
+    settled once: only a pending one takes an outcome, so a late or repeated outcome changes nothing."""
+    completed = [(e.payload_as(TransferCompleted), e.occurred_at) for e in envelopes
+                 if e.type == TransferCompleted.routing_key]
+    rejected = [e.payload_as(TransferRejected) for e in envelopes if e.type == TransferRejected.routing_key]
+    settled = set()
+    if completed:
+        settled |= set((await uow.session.execute(_SETTLE_COMPLETED, {
+            "ids": [event.transfer_id for event, _ in completed],
+            "from_org_ids": [event.from_org_id for event, _ in completed],
+            "quantities": [event.quantity for event, _ in completed],
+            "actions": [event.action for event, _ in completed],
+            "product_names": [event.product_name for event, _ in completed],
+            "product_descriptions": [event.product_description for event, _ in completed],
+            "po_numbers": [event.po_number for event, _ in completed],
+            "sales_orders": [event.sales_order for event, _ in completed],
+            "completed_at": [occurred_at for _, occurred_at in completed],  # when the ledger moved the licenses
+        })).scalars())
+    if rejected:
+        settled |= set((await uow.session.execute(_SETTLE_REJECTED, {
+            "ids": [event.transfer_id for event in rejected],
+            "from_org_ids": [event.from_org_id for event in rejected],
+            "reason_codes": [event.reason_code for event in rejected],
+            "reasons": [event.reason for event in rejected],
+        })).scalars())
+    unsettled = [event for event in [*(event for event, _ in completed), *rejected] if event.transfer_id not in settled]
+    if unsettled:
+        await _log_ignored(uow, unsettled)
+
+
+def _typed(**types) -> list[sa.BindParameter]:
+    return [sa.bindparam(name, type_=sa.ARRAY(type_)) for name, type_ in types.items()]
+
+
+_SETTLE_COMPLETED = sa.text(
+    "UPDATE transfers t SET status = 'completed', quantity = o.quantity, action = o.action,"
+    " product_name = o.product_name, product_description = o.product_description, po_number = o.po_number,"
+    " sales_order = o.sales_order, completed_at = o.completed_at"
+    " FROM unnest(:ids, :from_org_ids, :quantities, :actions, :product_names, :product_descriptions, :po_numbers,"
+    " :sales_orders, :completed_at) AS o(id, from_org_id, quantity, action, product_name, product_description,"
+    " po_number, sales_order, completed_at)"
+    " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
+).bindparams(*_typed(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), quantities=sa.Integer,
+                     actions=sa.Text, product_names=sa.Text, product_descriptions=sa.Text, po_numbers=sa.Text,
+                     sales_orders=sa.Text, completed_at=sa.DateTime(timezone=True)))
+
+_SETTLE_REJECTED = sa.text(
+    "UPDATE transfers t SET status = 'rejected', reason_code = o.reason_code, reason = o.reason"
+    " FROM unnest(:ids, :from_org_ids, :reason_codes, :reasons) AS o(id, from_org_id, reason_code, reason)"
+    " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
+).bindparams(*_typed(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), reason_codes=sa.Text, reasons=sa.Text))
+
+
+async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | TransferRejected]) -> None:
+    rows = await uow.session.execute(
+        sa.select(transfers.c.id, transfers.c.from_org_id, transfers.c.status)
+        .where(transfers.c.id.in_([event.transfer_id for event in events]))
     )
+    status = {(row.id, row.from_org_id): row.status for row in rows}
+    for event in events:
+        outcome = "completed" if isinstance(event, TransferCompleted) else "rejected"
+        current = status.get((event.transfer_id, event.from_org_id))
+        if current is None:
+            log.warning("outcome of an unknown transfer ignored", transfer_id=str(event.transfer_id), outcome=outcome)
+        else:
+            log.info("transfer already settled; outcome ignored", transfer_id=str(event.transfer_id), status=current,
+                     outcome=outcome)
 
 
-async def transfer_rejected(uow: UnitOfWork, envelope: Envelope) -> None:
-    event = envelope.payload_as(TransferRejected)
-    await _settle(uow, event.transfer_id, event.from_org_id, status="rejected", reason_code=event.reason_code,
-                  reason=event.reason)
-
-
-async def _settle(uow: UnitOfWork, transfer_id: uuid.UUID, from_org_id: uuid.UUID, **outcome) -> None:
-    """A transfer is settled once: only a pending one takes an outcome, so a late or repeated
-    outcome changes nothing."""
-    settled = (
-        await uow.session.execute(
-            sa.update(transfers)
-            .where(transfers.c.id == transfer_id, transfers.c.from_org_id == from_org_id,
-                   transfers.c.status == "pending")
-            .values(**outcome)
-            .returning(transfers.c.id)
-        )
-    ).scalar_one_or_none()
-    if settled is not None:
-        return
-    current = (
-        await uow.session.execute(
-            sa.select(transfers.c.status).where(transfers.c.id == transfer_id, transfers.c.from_org_id == from_org_id)
-        )
-    ).scalar_one_or_none()
-    if current is None:
-        log.warning("outcome of an unknown transfer ignored", transfer_id=str(transfer_id), outcome=outcome["status"])
-    else:
-        log.info("transfer already settled; outcome ignored", transfer_id=str(transfer_id), status=current,
-                 outcome=outcome["status"])
-
-
-def event_handlers() -> dict[str, EventHandler]:
+def event_handlers() -> dict[str, EventHandler | BatchHandler]:
     return {
         **ORG_DIRECTORY_HANDLERS,
-        TransferCompleted.routing_key: transfer_completed,
-        TransferRejected.routing_key: transfer_rejected,
+        "entitlements.transfer.*": BatchHandler(outcomes_reported),
     }

@@ -9,7 +9,7 @@ A message that is not a valid envelope is dead-lettered at once. The consumer ne
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -162,24 +162,9 @@ class EventConsumer:
         handlers = [h for pattern, h in self._handlers.items() if routing_key_matches(pattern, envelope.type)]
         if not handlers:
             return
-        actor_token = context.actor.set(context.Actor(envelope.actor_org_id, envelope.actor_user_id))
-        correlation_token = context.correlation_id.set(envelope.correlation_id or str(envelope.event_id))
-        try:
-            with (
-                structlog.contextvars.bound_contextvars(
-                    event_id=str(envelope.event_id), event_type=envelope.type, correlation_id=envelope.correlation_id
-                ),
-                tracer().start_as_current_span(
-                    f"{envelope.type} process",
-                    context=extract_trace_context(envelope.trace_context),
-                    kind=SpanKind.CONSUMER,
-                ),
-            ):
-                for handler in handlers:
-                    await handler(uow, envelope)
-        finally:
-            context.actor.reset(actor_token)
-            context.correlation_id.reset(correlation_token)
+        with handling(envelope):
+            for handler in handlers:
+                await handler(uow, envelope)
 
     def _parse(self, message: AbstractIncomingMessage) -> Envelope | None:
         try:
@@ -200,6 +185,30 @@ class EventConsumer:
                     declared = await channel.declare_queue(name, passive=True)
                     gauge.labels(self.service, name).set(declared.declaration_result.message_count or 0)
             await asyncio.sleep(5.0)
+
+
+@contextlib.contextmanager
+def handling(envelope: Envelope) -> Iterator[None]:
+    """The context of handling one event: its actor, its correlation id and a span in its trace,
+    so the logs and the events recorded meanwhile carry them on. A BatchHandler enters it for
+    each event whose consequences it records."""
+    actor_token = context.actor.set(context.Actor(envelope.actor_org_id, envelope.actor_user_id))
+    correlation_token = context.correlation_id.set(envelope.correlation_id or str(envelope.event_id))
+    try:
+        with (
+            structlog.contextvars.bound_contextvars(
+                event_id=str(envelope.event_id), event_type=envelope.type, correlation_id=envelope.correlation_id
+            ),
+            tracer().start_as_current_span(
+                f"{envelope.type} process",
+                context=extract_trace_context(envelope.trace_context),
+                kind=SpanKind.CONSUMER,
+            ),
+        ):
+            yield
+    finally:
+        context.actor.reset(actor_token)
+        context.correlation_id.reset(correlation_token)
 
 
 def _span_context(envelope: Envelope):

@@ -6,7 +6,8 @@ consumers' inboxes make that harmless. A returned (unroutable) or nacked message
 
 Published rows are kept a day (for inspection), but the fields a contract marks secret (an
 invite's token) are removed from them five minutes after publishing: the event carried them to its
-consumer, and the database keeps no plain token beyond that.
+consumer. Those fields are sealed (encrypted) before they enter the outbox (shared.events.secrets);
+the removal is a second layer, so that not even ciphertext outlives its use.
 """
 
 import asyncio
@@ -35,6 +36,7 @@ _CLAIM = sa.text(
 _MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
+_FEWEST_IN_FLIGHT = 10
 SECRETS_KEPT_SECONDS = 300  # long enough for anything reading a fresh event from the outbox
 _SCRUB = sa.text(
     "UPDATE outbox SET body = body #- ARRAY['payload', :field] WHERE routing_key = :routing_key"
@@ -59,6 +61,7 @@ class OutboxRelay:
         self._amqp_url = amqp_url
         self._exchange_name = exchange_name
         self._batch_size = batch_size
+        self._in_flight = batch_size  # this batch's size: halved after a failed batch, doubled after a good one
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._exchange: aio_pika.abc.AbstractExchange | None = None
@@ -79,15 +82,21 @@ class OutboxRelay:
     async def _publish_forever(self) -> None:
         failures = 0
         while True:
+            asked = self._in_flight
             try:
                 published = await self.publish_batch()
                 failures = 0
+                self._in_flight = min(self._batch_size, self._in_flight * 2)
             except Exception as error:  # database or broker down: back off and try again
                 failures += 1
-                log.warning("outbox relay batch failed", error=repr(error), attempt=failures)
+                # A broker too slow to confirm a whole batch in time (a loaded machine) is sent
+                # less at once: resending all of it would only add to what it must get through.
+                self._in_flight = max(_FEWEST_IN_FLIGHT, self._in_flight // 2)
+                log.warning("outbox relay batch failed", error=repr(error), attempt=failures,
+                            next_batch_size=self._in_flight)
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
                 continue
-            if published < self._batch_size:
+            if published < asked:  # the backlog is drained: wait for the next commit
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
@@ -96,7 +105,7 @@ class OutboxRelay:
         """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
         assert self._exchange is not None
         async with self._engine.begin() as conn:
-            rows = (await conn.execute(_CLAIM, {"limit": self._batch_size})).all()
+            rows = (await conn.execute(_CLAIM, {"limit": self._in_flight})).all()
             if not rows:
                 return 0
             outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)

@@ -104,3 +104,20 @@ class LicensesActivated(EventPayload):
     project_name: str
     project_manager: str | None = None
     serial_number: str | None = None
+
+
+class ActivationDeactivated(EventPayload):
+    """An end customer deactivated an activation: its quantity went back to the org's available
+    licenses (an `activation_reversal` ledger entry, in the same transaction)."""
+
+    routing_key = "entitlements.activation.deactivated"
+
+    activation_id: uuid.UUID
+    org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    quantity: int
+    project_name: str
+    serial_number: str | None = None
+    available_after: int  # what the org has available of the line once the licenses are back

@@ -4,14 +4,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from fastapi import Depends, Query
+from pydantic import Field
 
 from audit.domain.display import UnknownTimeZone, in_zone, time_zone
 from audit.queries import KNOWN_TYPES, AuditFilter
 from shared.auth.tokens import Caller
 from shared.problems import Problem
+from shared.validation import Text
 
 _TYPES_BY_NAME = {name.lower(): name for name in KNOWN_TYPES}
 
@@ -39,14 +41,20 @@ def _problem(field: str, message: str) -> Problem:
     return Problem(422, f"{field}: {message}", "Invalid request")
 
 
+# The document lists what the checks below accept: the types (any case), the zones zoneinfo knows.
+TypeName = Annotated[str, Field(json_schema_extra={"enum": list(KNOWN_TYPES)})]
+TimeZoneName = Annotated[str, Field(max_length=64, json_schema_extra={"enum": sorted(available_timezones())})]
+SearchText = Annotated[Text, Field(min_length=1, max_length=200)]
+
+
 def audit_query(
     occurred_from: Annotated[datetime | None, Query(alias="from", description="ISO date-time; without a zone, read in `tz`")] = None,
     occurred_to: Annotated[datetime | None, Query(alias="to", description="ISO date-time, inclusive")] = None,
-    types: Annotated[list[str], Query(alias="type", max_length=20, description=f"repeatable: {', '.join(KNOWN_TYPES)}")] = [],  # noqa: B006
-    user: Annotated[str | None, Query(min_length=1, max_length=200, description="the actor's user id, or part of their email")] = None,
-    search: Annotated[str | None, Query(min_length=1, max_length=200, description="text in the message or the user's email")] = None,
+    types: Annotated[list[TypeName], Query(alias="type", max_length=20, description=f"repeatable: {', '.join(KNOWN_TYPES)}")] = [],  # noqa: B006
+    user: Annotated[SearchText | None, Query(description="the actor's user id, or part of their email")] = None,
+    search: Annotated[SearchText | None, Query(description="text in the message or the user's email")] = None,
     subject_id: Annotated[uuid.UUID | None, Query(description="an org or member: the events about it")] = None,
-    tz: Annotated[str, Query(max_length=64, description="IANA time zone for display, e.g. Europe/Paris")] = "UTC",
+    tz: Annotated[TimeZoneName, Query(description="IANA time zone for display, e.g. Europe/Paris")] = "UTC",
 ) -> AuditQuery:
     try:
         zone = time_zone(tz)

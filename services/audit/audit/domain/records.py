@@ -66,6 +66,7 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
     "entitlements.transfer.completed": "{quantity} x {product_name} of entitlement {entitlement_id} transferred ({action})",
     "entitlements.transfer.rejected": "Transfer from entitlement {entitlement_id} rejected: {reason}",
     "entitlements.activation.created": "{quantity} x {product_name} activated for project {project_name}",
+    "entitlements.activation.deactivated": "{quantity} x {product_name} of project {project_name} deactivated, back to available",
     "transfers.transfer.requested": "Transfer from entitlement {entitlement_id} requested",
 }
 

@@ -4,7 +4,7 @@ number); the activations log lists and exports them."""
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -16,31 +16,34 @@ from entitlements.db import activations, products
 from entitlements.domain.transfers import Refusal
 from entitlements.ledger import ActivationRequest, find_line
 from entitlements.ledger import activate as ledger_activate
+from entitlements.ledger import deactivate as ledger_deactivate
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.csv_export import CsvFile, csv_response
 from shared.db import UnitOfWork
-from shared.events.entitlements import LicensesActivated
+from shared.events.entitlements import ActivationDeactivated, LicensesActivated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
+from shared.sorting import SortBy
+from shared.validation import FilledText
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
 
-Text = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[FilledText, Field(max_length=200)]
 
 
 class ActivationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    entitlement_id: Annotated[str, Field(min_length=1, max_length=40)]
+    entitlement_id: Annotated[FilledText, Field(max_length=40)]
     product_id: uuid.UUID
     quantity: Annotated[int, Field(ge=1, le=1_000_000_000)]
     project_name: Text
     project_manager: Text | None = None
-    serial_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    serial_number: Annotated[FilledText, Field(max_length=100)] | None = None
 
 
 class ActivationOut(BaseModel):
@@ -54,8 +57,10 @@ class ActivationOut(BaseModel):
     serial_number: str | None
     activated_by: uuid.UUID | None
     activated_by_name: str | None
-    status: str
+    status: str  # active, or deactivated (its licenses went back to the available quantity)
     created_at: datetime
+    deactivated_at: datetime | None = None
+    deactivated_by: uuid.UUID | None = None
 
 
 @router.post("", status_code=201, response_model=ActivationOut)
@@ -96,6 +101,46 @@ async def activate(
     return answer
 
 
+@router.post("/{activation_id}/deactivate", response_model=ActivationOut)
+async def deactivate(
+    request: Request, activation_id: uuid.UUID, idempotency_key: IdempotencyKey = None,
+    caller: Caller = require(Action.ACTIVATE_LICENSES),
+):
+    """Gives an activation's licenses back to the org's available quantity (a device retired, a
+    project cancelled): the activation is marked deactivated, with an `activation_reversal` ledger
+    entry, in one transaction. The same customer Admins who activate may deactivate.
+
+    An activation already deactivated is a 409 and changes nothing (with an Idempotency-Key, a retry
+    of the request that did it replays its answer). Another org's activation is a 404. An expired or
+    suspended entitlement does not prevent it: returning licenses creates and spends nothing."""
+    scope = idempotency_scope(caller, f"POST /api/v1/activations/{activation_id}/deactivate")
+    async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
+        session = uow.session
+        replay = await claim_idempotency_key(session, idempotency_key, scope=scope,
+                                             request_body={"activation_id": activation_id})
+        if replay is not None:
+            return replay
+        outcome = await ledger_deactivate(session, activation_id, org_id=caller.org_id, actor_user_id=caller.user_id)
+        if isinstance(outcome, Refusal):
+            raise Problem(404 if outcome.code == "unknown_activation" else 409, outcome.reason, title=outcome.code)
+        row = outcome.activation
+        product_name = (await session.execute(
+            sa.select(products.c.name).where(products.c.id == row["product_id"]))).scalar_one()
+        uow.record(
+            ActivationDeactivated(
+                activation_id=activation_id, org_id=caller.org_id, entitlement_id=row["entitlement_id"],
+                product_id=row["product_id"], product_name=product_name, quantity=row["quantity"],
+                project_name=row["project_name"], serial_number=row["serial_number"],
+                available_after=outcome.available_after,
+            ),
+            visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
+        )
+        answer = ActivationOut.model_validate({**row, "product_name": product_name})
+        await remember_response(session, idempotency_key, scope=scope, status=200, body=answer)
+        await uow.commit()
+    return answer
+
+
 def _activations_of(caller: Caller) -> sa.Select:
     return (
         sa.select(
@@ -103,6 +148,7 @@ def _activations_of(caller: Caller) -> sa.Select:
             products.c.name.label("product_name"), activations.c.quantity, activations.c.project_name,
             activations.c.project_manager, activations.c.serial_number, activations.c.activated_by,
             activations.c.activated_by_name, activations.c.status, activations.c.created_at,
+            activations.c.deactivated_at, activations.c.deactivated_by,
         )
         .join(products, products.c.id == activations.c.product_id)
         .where(activations.c.org_id == caller.org_id)
@@ -138,7 +184,7 @@ async def list_activations(
     date_to: date | None = None,
     product_id: uuid.UUID | None = None,
     search: SearchText = None,
-    sort: Literal[SORTS] = "created_at",  # type: ignore[valid-type]
+    sort: SortBy(SORTS) = "created_at",
     order: Order = "desc",
     limit: Limit = 50,
     cursor: Cursor = None,

@@ -27,15 +27,18 @@ from shared.org_directory import find_org
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
+from shared.sorting import SortBy
+from shared.validation import FilledText, Text
 
 router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"])
 
 MAX_QUANTITY = 1_000_000_000
 EARLIEST, LATEST = date(1990, 1, 1), date(2999, 12, 31)
 NEVER = date(9999, 12, 31)  # sorts an entitlement without expiration after every dated one
-OrderDate = Annotated[date, Field(ge=EARLIEST, le=LATEST)]
-EntitlementId = Annotated[str, Field(min_length=1, max_length=40)]
-Reference = Annotated[str, Field(min_length=1, max_length=100)]
+# The document cannot bound a date, but a pattern on its year tells the same.
+OrderDate = Annotated[date, Field(ge=EARLIEST, le=LATEST, json_schema_extra={"pattern": r"^(199[0-9]|2[0-9]{3})-"})]
+EntitlementId = Annotated[Text, Field(min_length=1, max_length=40)]
+Reference = Annotated[FilledText, Field(max_length=100)]
 
 
 class LineIn(BaseModel):
@@ -261,14 +264,14 @@ async def list_entitlements(
     order_date_to: date | None = None,
     expiration_date_from: date | None = None,
     expiration_date_to: date | None = None,
-    entitlement_id: Annotated[str | None, Query(max_length=40)] = None,
-    sales_order: Annotated[str | None, Query(max_length=100)] = None,
-    po_number: Annotated[str | None, Query(max_length=100)] = None,
+    entitlement_id: Annotated[Annotated[Text, Field(max_length=40)] | None, Query()] = None,
+    sales_order: Annotated[Annotated[Text, Field(max_length=100)] | None, Query()] = None,
+    po_number: Annotated[Annotated[Text, Field(max_length=100)] | None, Query()] = None,
     status: Literal[STATUSES] | None = None,  # type: ignore[valid-type]
     search: SearchText = None,
     search_field: Literal[SEARCH_FIELDS] | None = Query(  # type: ignore[valid-type]
         None, description="The column `search` looks in; all four when absent"),
-    sort: Literal[SORTS] = "order_date",  # type: ignore[valid-type]
+    sort: SortBy(SORTS) = "order_date",
     order: Order = "desc",
     limit: Limit = 50,
     cursor: Cursor = None,

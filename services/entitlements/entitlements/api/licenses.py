@@ -3,7 +3,7 @@ has transferred and has activated, and the entitlements those licenses come from
 
 import uuid
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
@@ -21,6 +21,7 @@ from shared.auth.tokens import Caller
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
+from shared.sorting import SortBy
 
 router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 
@@ -98,7 +99,7 @@ async def licensed_products(
     request: Request,
     caller: Caller = require(Action.VIEW_LICENSES),
     search: SearchText = None,
-    sort: Literal[SORTS] = "name",  # type: ignore[valid-type]
+    sort: SortBy(SORTS) = "name",
     order: Order = "asc",
     limit: Limit = 50,
     cursor: Cursor = None,

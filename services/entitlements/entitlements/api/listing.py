@@ -8,16 +8,21 @@ The cursor carries the sort and order it was made for: reusing it with another s
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Query
+from pydantic import Field
 
 from shared.pagination import decode_cursor, encode_cursor
 from shared.problems import Problem
+from shared.sorting import Direction
+from shared.validation import Text
 
-Order = Annotated[Literal["asc", "desc"], Query(description="Sort direction")]
-SearchText = Annotated[str | None, Query(max_length=200, description="Text search (contains, case-insensitive)")]
+Order = Direction  # shared/sorting.py's; the name the routers here use
+SearchText = Annotated[
+    Annotated[Text, Field(max_length=200)] | None, Query(description="Text search (contains, case-insensitive)")
+]
 
 # How a cursor's stored value is read back, per type of sort column.
 _READERS: dict[type, Callable[[Any], Any]] = {

@@ -21,6 +21,8 @@ from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_r
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
+from shared.sorting import SortBy
+from shared.validation import FilledText, Text
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"])
 
@@ -31,9 +33,9 @@ DeploymentType = Literal[DEPLOYMENT_TYPES]  # type: ignore[valid-type]
 class ProductIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    name: Annotated[FilledText, Field(max_length=200)]
     license_type: LicenseType
-    description: Annotated[str, Field(max_length=2000)] | None = None
+    description: Annotated[Text, Field(max_length=2000)] | None = None
     deployment_type: DeploymentType | None = None
 
 
@@ -88,7 +90,7 @@ async def list_products(
     caller: Caller = require(Action.VIEW_LICENSES),
     search: SearchText = None,
     license_type: LicenseType | None = None,
-    sort: Literal[tuple(SORTS)] = "name",  # type: ignore[valid-type]
+    sort: SortBy(SORTS) = "name",
     order: Order = "asc",
     limit: Limit = 50,
     cursor: Cursor = None,

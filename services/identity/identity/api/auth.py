@@ -4,6 +4,7 @@ import asyncio
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
@@ -20,6 +21,7 @@ from shared.auth.dependencies import CurrentCaller
 from shared.db import UnitOfWork
 from shared.events.identity import SignedIn
 from shared.problems import Problem
+from shared.validation import Text
 
 router = APIRouter()
 
@@ -30,7 +32,7 @@ _BAD_REFRESH = "The refresh token is not valid. Sign in again."
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254)
+    email: Annotated[Text, Field(min_length=3, max_length=254)]  # any text: an unknown email is a 401
     password: str = Field(min_length=1, max_length=1024)
 
 

@@ -7,21 +7,22 @@ from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from identity.api.members import RoleName
 from identity.db import invites, members
 from identity.domain.invites import MIN_PASSWORD_LENGTH, expiry, is_expired, new_invite_token, role_allowed
 from identity.domain.passwords import hash_password
 from identity.domain.tokens import normalize_email, token_hash
 from shared.auth.dependencies import require
-from shared.auth.permissions import Action
+from shared.auth.permissions import Action, Role
 from shared.db import UnitOfWork
 from shared.events.identity import InviteCreated, InviteDeleted, InviteResent, MemberCreated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
-from shared.validation import check_email
+from shared.validation import Email, FilledText, Phone, Text
 
 router = APIRouter()
 
@@ -32,17 +33,17 @@ _BAD_TOKEN = "This invite link is not valid. Ask for a new invite."
 class InviteRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    email: Annotated[str, Field(max_length=254), AfterValidator(check_email)]
-    phone: str | None = Field(default=None, max_length=32, pattern=r"^\+?[0-9 ()\-]{4,32}$")
-    role: str = Field(max_length=32)
+    email: Email
+    phone: Phone | None = None
+    role: RoleName
 
 
 class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=512)
-    first_name: str = Field(min_length=1, max_length=100)
-    last_name: str = Field(min_length=1, max_length=100)
+    first_name: Annotated[FilledText, Field(max_length=100)]
+    last_name: Annotated[FilledText, Field(max_length=100)]
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
@@ -111,8 +112,9 @@ async def create_invite(body: InviteRequest, request: Request, idempotency_key: 
 
 
 @router.get("/api/v1/invites")
-async def list_invites(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
-                       q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
+async def list_invites(request: Request, caller=require(Action.VIEW_MEMBERS), role: Role | None = None,
+                       q: Annotated[Annotated[Text, Field(max_length=254)] | None, Query()] = None,
+                       sort: SortBy(_SORTS) = "created_at",
                        order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None,
                        include_total: IncludeTotal = False) -> Page[Invite]:
     query = sa.select(*_COLUMNS).where(invites.c.org_id == caller.org_id, _PENDING)
@@ -169,8 +171,8 @@ async def accept_invite(body: AcceptRequest, request: Request) -> AcceptedMember
         invite = (await uow.session.execute(
             sa.select(invites).where(invites.c.token_hash == token_hash(body.token)).with_for_update()
         )).one_or_none()
-        if invite is None or invite.deleted:
-            raise Problem(400, _BAD_TOKEN)
+        if invite is None or invite.deleted:  # no such invite (any more)
+            raise Problem(404, _BAD_TOKEN)
         if invite.accepted_at is not None:
             raise Problem(410, "This invite has already been used. Sign in, or ask for a new invite.")
         if is_expired(invite.expires_at, now):

@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import UTC, datetime
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request, Response
@@ -16,6 +17,7 @@ from shared.events.identity import MemberRemoved, MemberRoleChanged
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
+from shared.validation import Text
 
 router = APIRouter()
 
@@ -34,10 +36,15 @@ class Member(BaseModel):
     created_at: datetime
 
 
+# A role's name; which roles the caller's tier may hand out is checked by role_allowed, whose
+# message names the tier.
+RoleName = Annotated[str, Field(max_length=32, json_schema_extra={"enum": [role.value for role in Role]})]
+
+
 class RoleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str = Field(max_length=32)
+    role: RoleName
 
 
 _COLUMNS = [members.c.id, members.c.org_id, members.c.email, members.c.first_name, members.c.last_name,
@@ -50,8 +57,9 @@ _SORTS = {"name": members.c.first_name + " " + members.c.last_name, "first_name"
 
 
 @router.get("/api/v1/members")
-async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), role: str | None = None,
-                       q: str | None = Query(default=None, max_length=254), sort: SortBy = "created_at",
+async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), role: Role | None = None,
+                       q: Annotated[Annotated[Text, Field(max_length=254)] | None, Query()] = None,
+                       sort: SortBy(_SORTS) = "created_at",
                        order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None,
                        include_total: IncludeTotal = False) -> Page[Member]:
     query = sa.select(*_COLUMNS).where(members.c.org_id == caller.org_id, _ACTIVE)

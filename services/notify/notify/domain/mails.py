@@ -1,11 +1,13 @@
 """Which emails an event calls for: to whom, with what subject, template and data.
 
 Pure: the handler looks up addresses and names, these functions decide. A context holds only JSON
-values, since it is stored with the notification and rendered when the mail is sent.
+values, since it is stored with the notification and rendered when the mail is sent. A secret (an
+invite's token) stays sealed in the stored context, as its event carried it; it is opened only by
+`template_context`, as the mail is rendered (shared.events.secrets).
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
@@ -18,6 +20,9 @@ from shared.events.entitlements import (
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated
 
 PORTAL_NAME = "the licensing portal"
+
+# Context values that are sealed event secrets: opened at rendering, dropped once the mail is sent.
+SEALED_CONTEXT_KEYS = ("invite_token",)
 
 
 def one_line(text: str) -> str:
@@ -57,12 +62,22 @@ def invite_mail(event: InviteCreated | InviteResent, org_name: str | None, porta
         context={
             "org_name": org_name,
             "role": role_label(event.role),
-            "accept_url": accept_invite_url(portal_url, event.token),
+            "portal_url": portal_url,
+            "invite_token": event.token,  # sealed: the accept link is built when the mail is rendered
             "expires_at": event.expires_at.strftime("%d %b %Y, %H:%M UTC"),
             "resent": resent,
         },
         org_ids=(event.org_id,),
     )
+
+
+def template_context(template: str, context: dict, open_secret: Callable[[str], str]) -> dict:
+    """What a template sees: the stored context with its sealed values opened, and the links built
+    from them. `open_secret` raises (shared.events.secrets.SecretUnreadable) when it cannot."""
+    opened = {name: open_secret(value) if name in SEALED_CONTEXT_KEYS else value for name, value in context.items()}
+    if template == "invite" and "invite_token" in opened:
+        opened["accept_url"] = accept_invite_url(opened.pop("portal_url"), opened.pop("invite_token"))
+    return opened
 
 
 def welcome_mail(event: MemberCreated, org_name: str | None, portal_url: str) -> Mail:

@@ -1,25 +1,27 @@
 """The company fields every organization below the vendor has (distributors, integrators,
 customers): their validated input types, the create body they share, and how they are shown."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from orgs.domain.partners import check_country, check_email_domain, check_phone
-from shared.validation import check_email
+from orgs.domain.partners import EMAIL_DOMAIN, check_country, check_email_domain
+from shared.validation import Email, FilledText, Phone, Text, documented
 
-Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
-EmailDomain = Annotated[str, Field(max_length=253), AfterValidator(check_email_domain)]
-Country = Annotated[str, Field(max_length=2), AfterValidator(check_country)]
-Phone = Annotated[str, Field(max_length=32), AfterValidator(check_phone)]
-Name = Annotated[str, Field(min_length=1, max_length=100)]
-Note = Annotated[str, Field(max_length=2000)]
-CompanyName = Annotated[str, Field(min_length=1, max_length=200)]
-Address = Annotated[str, Field(max_length=500)]
-ContactName = Annotated[str, Field(max_length=200)]
-TaxId = Annotated[str, Field(max_length=50)]
+# check_country upper-cases what it is given, so the document admits either case.
+COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
+
+EmailDomain = Annotated[str, Field(max_length=253), documented(EMAIL_DOMAIN), AfterValidator(check_email_domain)]
+Country = Annotated[str, Field(max_length=2), documented(COUNTRY_CODE), AfterValidator(check_country)]
+Name = Annotated[FilledText, Field(max_length=100)]
+Note = Annotated[Text, Field(max_length=2000)]
+CompanyName = Annotated[FilledText, Field(max_length=200)]
+Address = Annotated[Text, Field(max_length=500)]
+ContactName = Annotated[Text, Field(max_length=200)]
+TaxId = Annotated[Text, Field(max_length=50)]
 
 
 class CompanyIn(BaseModel):
@@ -41,7 +43,7 @@ class CompanyIn(BaseModel):
 class CompanyPatch(CompanyIn):
     """A partial update of the company fields; tier, status, parent and ids are not among them."""
 
-    name: CompanyName | None = None
+    name: CompanyName = None  # may be left out, not emptied: null is refused
 
 
 class PartnerOut(BaseModel):

@@ -5,7 +5,7 @@ import uuid
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
-from orgs.api.company import CompanyIn, Email, PartnerOut
+from orgs.api.company import CompanyIn, PartnerOut
 from orgs.api.listing import ListParameters, list_children
 from orgs.api.retries import idempotency_scope
 from orgs.db import organizations
@@ -17,6 +17,7 @@ from shared.events.orgs import OrganizationCreated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Page
 from shared.problems import Problem
+from shared.validation import Email
 
 router = APIRouter(prefix="/api/v1/distributors", tags=["distributors"])
 

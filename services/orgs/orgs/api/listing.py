@@ -7,12 +7,14 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import Depends, Query, Request
+from pydantic import Field
 
 from orgs.api.company import PartnerOut
 from orgs.db import organizations
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.search import contains_pattern
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
+from shared.validation import Text
 
 SEARCHED = ("name", "email_domain", "country", "contact_name", "contact_email")
 SORTS = {
@@ -29,9 +31,9 @@ class ListQuery:
     """The query parameters every list of organizations takes (a FastAPI dependency)."""
 
     status: Status = "active"
-    country: Annotated[str | None, Query(max_length=2)] = None
-    q: Annotated[str | None, Query(max_length=200)] = None
-    sort: SortBy = "created_at"
+    country: Annotated[Annotated[Text, Field(max_length=2)] | None, Query()] = None
+    q: Annotated[Annotated[Text, Field(max_length=200)] | None, Query()] = None
+    sort: SortBy(SORTS) = "created_at"
     order: SortOrder = None
     limit: Limit = 50
     cursor: Cursor = None

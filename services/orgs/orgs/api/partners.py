@@ -3,12 +3,13 @@ customers): create, list, detail, archive, unarchive. Every query is scoped to t
 children; an id that is not one of them is a 404."""
 
 import uuid
+from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from orgs.api.company import CompanyIn, CompanyPatch, Email, Name, Note, PartnerOut, Phone
+from orgs.api.company import CompanyIn, CompanyPatch, Name, Note, PartnerOut
 from orgs.api.listing import ListParameters, list_children
 from orgs.api.retries import idempotency_scope
 from orgs.db import organizations, representatives
@@ -31,6 +32,7 @@ from shared.events.orgs import (
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Page
 from shared.problems import Problem
+from shared.validation import Email, Phone
 
 
 def representative_info(rep) -> RepresentativeInfo:
@@ -56,8 +58,17 @@ class RepresentativeIn(BaseModel):
     is_default: bool = False
 
 
+# 1 to 5 of them, at most one marked default (`maxContains`): the rules default_representative checks,
+# with its messages, stated in the document.
+Representatives = Annotated[list[RepresentativeIn], Field(json_schema_extra={
+    "minItems": 1, "maxItems": MAX_REPRESENTATIVES,
+    "contains": {"properties": {"is_default": {"const": True}}, "required": ["is_default"]},
+    "minContains": 0, "maxContains": 1,
+})]
+
+
 class PartnerIn(CompanyIn):
-    representatives: list[RepresentativeIn]
+    representatives: Representatives
 
     @model_validator(mode="after")
     def _one_default(self) -> "PartnerIn":
@@ -80,7 +91,7 @@ class RepresentativeAddIn(BaseModel):
 class RepresentativePatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: Email | None = None
+    email: Email = None  # may be left out, not emptied: null is refused
     first_name: Name | None = None
     last_name: Name | None = None
     phone: Phone | None = None
@@ -210,8 +221,6 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         request: Request, org_id: uuid.UUID, body: CompanyPatch, caller: Caller = require(Action.MANAGE_PARTNERS)
     ):
         changes = body.model_dump(exclude_unset=True)
-        if changes.get("name", "") is None:
-            raise Problem(422, "name may not be empty.")
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
             org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
             if org is None:
@@ -323,8 +332,6 @@ def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRo
         caller: Caller = require(Action.MANAGE_PARTNERS),
     ):
         changes = body.model_dump(exclude_unset=True)
-        if changes.get("email", "") is None:
-            raise Problem(422, "email may not be empty.")
         async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
             org, reps = await locked(uow, caller, org_id)
             rep = find(reps, org_id, rep_id)

@@ -9,7 +9,6 @@ MAX_REPRESENTATIVES = 5
 
 EMAIL_DOMAIN = re.compile(r"^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$")
 COUNTRY = re.compile(r"^[A-Z]{2}$")  # ISO 3166-1 alpha-2, upper case
-PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}$")
 
 
 class InvalidPartner(ValueError):
@@ -27,13 +26,6 @@ def check_country(value: str) -> str:
     value = value.strip().upper()
     if not COUNTRY.fullmatch(value):
         raise InvalidPartner(f"'{value}' is not an ISO 3166-1 alpha-2 country code (like DE or US)")
-    return value
-
-
-def check_phone(value: str) -> str:
-    value = value.strip()
-    if not PHONE.fullmatch(value):
-        raise InvalidPartner(f"'{value}' is not a phone number (digits, spaces, + ( ) - . /)")
     return value
 
 

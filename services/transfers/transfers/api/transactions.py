@@ -1,12 +1,13 @@
 """The transactions log: the caller's completed transfers, sent and received, with filters, sort
 by every column, keyset pages, and the CSV export (Admin only) streamed from a server-side cursor."""
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, Field, WithJsonSchema
 
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
@@ -14,6 +15,8 @@ from shared.auth.tokens import Caller
 from shared.csv_export import CsvFile, csv_response
 from shared.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
 from shared.problems import Problem
+from shared.sorting import Direction, SortBy
+from shared.validation import Text, documented
 from transfers.domain.transactions import (
     EXPORT_COLUMNS,
     SORTABLE,
@@ -25,9 +28,6 @@ from transfers.domain.transactions import (
 from transfers.transactions import TransactionFilters, TransactionsLog, Window, representatives_of
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
-
-SortName = Literal[SORTABLE]  # type: ignore[valid-type]
-
 
 class Counterparty(BaseModel):
     id: uuid.UUID
@@ -57,18 +57,51 @@ class TransactionOut(BaseModel):
     counterparty_representatives: list[RepresentativeOut]
 
 
+# A day (2026-11-01) or a moment (2026-11-01T09:30:00Z, RFC 3339 in the spelling Python reads:
+# upper-case T and Z, no leap second; without a zone it is UTC): what range_start and range_end take.
+DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+MOMENT = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-5][0-9](\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})?$")
+
+
+def check_day_or_moment(value: str) -> str:
+    if not (DAY.fullmatch(value) or MOMENT.fullmatch(value)):
+        raise ValueError("must be a date (2026-11-01) or a date and time (2026-11-01T09:30:00Z)")
+    return value
+
+
+DayOrMoment = Annotated[Annotated[str, AfterValidator(check_day_or_moment)] | None, WithJsonSchema({"anyOf": [
+    {"type": "string", "format": "date"},
+    {"type": "string", "format": "date-time", "pattern": MOMENT.pattern, "maxLength": 40},
+    {"type": "null"},
+]})]
+# columns=: names of EXPORT_COLUMNS separated by commas (spaces around them allowed).
+_COLUMN = "(" + "|".join(EXPORT_COLUMNS) + ")"
+COLUMN_LIST = re.compile(rf"^ *{_COLUMN} *(, *{_COLUMN} *)*$")
+
+
+def check_columns(value: str) -> str:
+    if not COLUMN_LIST.fullmatch(value):
+        unknown = [name.strip() for name in value.split(",") if name.strip() not in EXPORT_COLUMNS]
+        raise ValueError(f"unknown column(s): {', '.join(unknown) or '(none)'}; choose from "
+                         f"{', '.join(EXPORT_COLUMNS)}, separated by commas")
+    return value
+
+
+ColumnList = Annotated[str, Field(max_length=500), documented(COLUMN_LIST), AfterValidator(check_columns)]
+
+
 def transaction_filters(
-    start: Annotated[str | None, Query(alias="from", max_length=40, description="a day (UTC) or a moment")] = None,
-    end: Annotated[str | None, Query(alias="to", max_length=40, description="inclusive: a day or a moment")] = None,
+    start: Annotated[DayOrMoment, Query(alias="from", max_length=40, description="a day (UTC) or a moment")] = None,
+    end: Annotated[DayOrMoment, Query(alias="to", max_length=40, description="inclusive: a day or a moment")] = None,
     product_id: uuid.UUID | None = None,
     action_type: Literal["transfer", "split"] | None = None,
     counterparty_id: uuid.UUID | None = None,
-    search: Annotated[str | None, Query(max_length=100, description="part of a PO number")] = None,
+    search: Annotated[Annotated[Text, Field(max_length=100)] | None, Query(description="part of a PO number")] = None,
 ) -> TransactionFilters:
     try:
         return TransactionFilters(
-            start=range_start(start) if start else None,
-            end=range_end(end) if end else None,
+            start=range_start(start) if start is not None else None,  # "" is no date: a 422
+            end=range_end(end) if end is not None else None,
             product_id=product_id,
             action_type=action_type,
             counterparty_id=counterparty_id,
@@ -79,8 +112,7 @@ def transaction_filters(
 
 
 Filters = Annotated[TransactionFilters, Depends(transaction_filters)]
-Sort = Annotated[SortName, Query(description="the column to sort by")]
-Order = Annotated[Literal["asc", "desc"], Query(description="the direction")]
+Sort = SortBy(SORTABLE)
 
 
 def _after(cursor: str | None, sort: str, order: str) -> tuple | None:
@@ -108,7 +140,7 @@ async def list_transactions(
     filters: Filters,
     caller: Caller = require(Action.VIEW_TRANSACTIONS),
     sort: Sort = "occurred_at",
-    order: Order = "desc",
+    order: Direction = "desc",
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
@@ -140,10 +172,8 @@ async def export_transactions(
     filters: Filters,
     caller: Caller = require(Action.EXPORT_TRANSACTIONS),
     sort: Sort = "occurred_at",
-    order: Order = "desc",
-    columns: Annotated[
-        str | None, Query(max_length=500, description=f"comma-separated, from: {', '.join(EXPORT_COLUMNS)}")
-    ] = None,
+    order: Direction = "desc",
+    columns: Annotated[ColumnList | None, Query(description=f"comma-separated, from: {', '.join(EXPORT_COLUMNS)}")] = None,
 ):
     try:
         chosen = export_columns(columns)

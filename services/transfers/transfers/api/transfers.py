@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
@@ -18,20 +18,17 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
 from shared.problems import Problem
-from shared.validation import check_email
+from shared.validation import Email, FilledText
 from transfers.db import transfers
 from transfers.domain.transfers import MAX_CC_EMAILS, MAX_QUANTITY, RequestTransfer
 from transfers.handlers import request_transfer
 
 router = APIRouter(prefix="/api/v1/transfers", tags=["transfers"])
 
-Email = Annotated[str, Field(max_length=254), AfterValidator(check_email)]
-
-
 class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    entitlement_id: Annotated[str, Field(min_length=1, max_length=64)]
+    entitlement_id: Annotated[FilledText, Field(max_length=64)]
     product_id: uuid.UUID
     # Absent or null: all that is available ("transfer"); a number: that part ("split").
     quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] | None = None

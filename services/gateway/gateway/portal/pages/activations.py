@@ -1,6 +1,7 @@
 """Activations (end customer): the log of activated licenses (date range, product, text search,
 sort, optional columns), its CSV export for the roles that may export, and the activate dialog
-that consumes licenses the org holds for a project, showing the API's refusal when it refuses."""
+that consumes licenses the org holds for a project, showing the API's refusal when it refuses, and
+each active row's Deactivate button (after a confirmation) that gives its licenses back."""
 
 import uuid
 from typing import Annotated
@@ -47,6 +48,17 @@ async def activations_page(portal: PortalDep, request: Request, activate: bool =
               "filters": passed_on(request, FILTERS), "open_activate": activate}
     products = [] if is_htmx(request) else await _held_products(portal)  # the filter's choices, whole page only
     return portal.render("activations/list.html", fragment="activations/_list.html", products=products, **values)
+
+
+@router.post("/activations/{activation_id}/deactivate")
+async def deactivate(portal: PortalDep, activation_id: uuid.UUID) -> Response:
+    """The licenses of an activation go back to available (the row's Deactivate button)."""
+    answer = await portal.api.post(f"/api/v1/activations/{activation_id}/deactivate")
+    if answer.status_code != 200:
+        return portal.redirect("/activations", f"Not deactivated: {problem_detail(answer)}")
+    done = answer.json()
+    return portal.redirect("/activations", f"Deactivated {done['quantity']} × {done['product_name']} of project "
+                                           f"{done['project_name']}: the licenses are available again.")
 
 
 @router.get("/activations/export.csv")
