@@ -15,7 +15,7 @@ from entitlements.db import org_directory
 from entitlements.ledger import apply_transfer, unconserved_lines
 from entitlements.main import create_app
 from entitlements.settings import EntitlementsSettings
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, create_engine
 from shared.events.entitlements import TransferCompleted
 from shared.events.transfers import TransferRequested
 from shared.testing import running
@@ -38,6 +38,23 @@ async def app(settings):
 async def api(app):
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://entitlements") as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+async def books(settings):
+    """A connection of the tests' own to the service's database, for the checks after each test."""
+    engine = create_engine(settings.resolved_database_url(), pool_size=1)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def books_balance_after_every_test(request, books):
+    """Conservation, checked after every test of this service that ran it (not only where a test
+    asks): whatever a test did through the API, the bus or the ledger, every line still balances."""
+    yield
+    if "app" in request.fixturenames:  # the others (pure rules) touch no database
+        await assert_conserved(books)
 
 
 async def assert_conserved(engine) -> None:

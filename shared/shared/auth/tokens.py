@@ -2,6 +2,11 @@
 
 Only asymmetric algorithms are accepted, so `alg=none` and HMAC tokens forged with a public key
 are refused. Keys are cached and refetched when an unknown key id appears (key rotation).
+
+A token once verified is remembered until it expires: a client sends the same access token with
+every request, and checking its signature again (and decoding it) each time was a visible part of
+every service's CPU (py-spy). Access tokens are not revoked before they expire (sign-out revokes
+the refresh token), so the remembered answer stays right; refetched keys forget them all.
 """
 
 import asyncio
@@ -16,6 +21,7 @@ from jwt import PyJWK
 from shared.auth.permissions import Role, Tier
 
 ALLOWED_ALGORITHMS = ["RS256", "ES256", "EdDSA"]
+_REMEMBERED_TOKENS = 10_000  # at most; past it the memory starts again
 
 
 class InvalidToken(Exception):
@@ -44,8 +50,19 @@ class JwksVerifier:
         self._keys: dict[str, PyJWK] = {}
         self._fetched_at = 0.0
         self._lock = asyncio.Lock()
+        self._verified: dict[str, tuple[Caller, float]] = {}  # token -> (caller, its expiry)
 
     async def verify(self, token: str) -> Caller:
+        remembered = self._verified.get(token)
+        if remembered is not None and time.time() < remembered[1]:
+            return remembered[0]
+        caller, expires_at = await self._verify(token)
+        if len(self._verified) >= _REMEMBERED_TOKENS:
+            self._verified.clear()
+        self._verified[token] = (caller, expires_at)
+        return caller
+
+    async def _verify(self, token: str) -> tuple[Caller, float]:
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError as error:
@@ -62,13 +79,14 @@ class JwksVerifier:
                 issuer=self._issuer,
                 options={"require": ["exp", "iat", "sub", "aud", "iss"]},
             )
-            return Caller(
+            caller = Caller(
                 user_id=uuid.UUID(claims["sub"]),
                 org_id=uuid.UUID(claims["org"]),
                 tier=Tier(claims["tier"]),
                 role=Role(claims["role"]),
                 email=claims.get("email", ""),
             )
+            return caller, float(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError) as error:
             raise InvalidToken(f"token refused: {error}") from error
 
@@ -91,6 +109,7 @@ class JwksVerifier:
             if self._keys:
                 return  # keep verifying with the keys we have while identity is unreachable
             raise SigningKeysUnavailable(f"cannot fetch signing keys: {error!r}") from error
+        self._verified.clear()  # a key may have been withdrawn
         self._keys = {
             k["kid"]: PyJWK(k) for k in response.json().get("keys", []) if k.get("kid") and k.get("use", "sig") == "sig"
         }
