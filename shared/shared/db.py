@@ -24,10 +24,11 @@ def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False) -> 
     data (one org with a fifth of the audit log, a common or a rare search term) that plan can be
     a hundred times slower (bench/audit_search.py: p99 1.9 s generic, 0.13 s custom)."""
     connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}} if custom_plans else {}
-    # Up to 2 x pool_size connections, all kept once opened (no "overflow" connections): under a
-    # load wider than the pool, overflow ones were opened and closed per request, and each new one
-    # prepared its statements again (py-spy: a tenth of the transfers service's CPU).
-    return create_async_engine(url, pool_size=2 * pool_size, max_overflow=0, pool_pre_ping=True,
+    # Up to 2 x pool_size connections; the second half is opened for a burst and closed after it.
+    # (Keeping all of them open would spare a busy service reconnecting and preparing statements
+    # again, about a tenth of its CPU under 64 clients, but seven services x 20 connections exceed
+    # this machine's PostgreSQL limit of 100.)
+    return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                                connect_args=connect_args)
 
 

@@ -37,6 +37,7 @@ _MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
 _FEWEST_IN_FLIGHT = 10
+_CONFIRM_TIMEOUT = 30.0  # seconds
 SECRETS_KEPT_SECONDS = 300  # long enough for anything reading a fresh event from the outbox
 _SCRUB = sa.text(
     "UPDATE outbox SET body = body #- ARRAY['payload', :field] WHERE routing_key = :routing_key"
@@ -134,7 +135,10 @@ class OutboxRelay:
                 ),
                 routing_key=row.routing_key,
                 mandatory=True,
-                timeout=10,
+                # Generous: a confirm that comes late is still a confirm, while a timeout sends the
+                # event again to every consumer (inboxes drop the copy, after work). Seen: 182 of
+                # 500 confirms took over 10 s with every core busy.
+                timeout=_CONFIRM_TIMEOUT,
             )
 
     @contextlib.asynccontextmanager
