@@ -26,8 +26,8 @@ def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False) -> 
     connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}} if custom_plans else {}
     # Up to 2 x pool_size connections; the second half is opened for a burst and closed after it.
     # (Keeping all of them open would spare a busy service reconnecting and preparing statements
-    # again, about a tenth of its CPU under 64 clients, but six services x 20 connections (and the tests' and tools' own) exceed
-    # this machine's PostgreSQL limit of 100.)
+    # again, about a tenth of its CPU under 64 clients, but six services x 20 connections, with
+    # the tests' and tools' own, exceed this machine's PostgreSQL limit of 100.)
     return create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
                                connect_args=connect_args)
 
