@@ -79,6 +79,11 @@ class KnownOrg:
     status: str
 
 
+# What a KnownOrg is made of, in its fields' order (a query may select more after them).
+KNOWN_ORG_COLUMNS = (org_directory.c.id, org_directory.c.name, org_directory.c.tier, org_directory.c.parent_id,
+                     org_directory.c.status)
+
+
 async def find_org(session: AsyncSession, org_id: uuid.UUID) -> KnownOrg | None:
     return (await find_orgs(session, {org_id})).get(org_id)
 
@@ -88,10 +93,8 @@ async def find_orgs(session: AsyncSession, org_ids: Collection[uuid.UUID]) -> di
     if not org_ids:
         return {}
     rows = await session.execute(
-        sa.select(
-            org_directory.c.id, org_directory.c.name, org_directory.c.tier, org_directory.c.parent_id,
-            org_directory.c.status,
-        ).where(org_directory.c.id == sa.any_(sa.literal(list(org_ids), ARRAY(UUID(as_uuid=True)))))
+        sa.select(*KNOWN_ORG_COLUMNS)
+        .where(org_directory.c.id == sa.any_(sa.literal(list(org_ids), ARRAY(UUID(as_uuid=True)))))
     )  # = ANY(array), not IN (...): one cached statement whatever the number of ids
     return {row.id: KnownOrg(*row) for row in rows}
 

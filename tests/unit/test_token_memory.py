@@ -1,6 +1,7 @@
 """A service remembers an access token it verified, for as long as the token is valid: never past
 its expiry, and never for a token it refused."""
 
+import asyncio
 import time
 
 import pytest
@@ -17,7 +18,7 @@ async def test_a_remembered_token_is_refused_once_it_has_expired(verifier, issue
     token = issue_token(exp=int(time.time()) + 2)
     first, again = await verifier.verify(token), await verifier.verify(token)
     assert first == again
-    time.sleep(2.1)  # past the token's own expiry (whole seconds)
+    await asyncio.sleep(2.1)  # past the token's own expiry (whole seconds)
     with pytest.raises(InvalidToken):
         await verifier.verify(token)
 

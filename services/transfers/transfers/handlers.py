@@ -13,7 +13,8 @@ from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
 from shared.logging import get_logger
 from shared.org_directory import (
-    ORG_DIRECTORY_HANDLERS, KnownOrg, org_directory, org_directory_representatives, why_not_eligible)
+    KNOWN_ORG_COLUMNS, ORG_DIRECTORY_HANDLERS, KnownOrg, org_directory, org_directory_representatives,
+    why_not_eligible)
 from shared.problems import Problem
 from transfers.db import transfers
 from transfers.domain.transfers import (
@@ -69,17 +70,15 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
 async def _destination(uow: UnitOfWork, org_id: uuid.UUID) -> tuple[KnownOrg | None, list[Representative]]:
     """The destination org as the directory knows it, and its representatives: one query (the
     POST is the busiest path of the service)."""
-    orgs, reps = org_directory.c, org_directory_representatives.c
+    reps = org_directory_representatives.c
     rows = (await uow.session.execute(
-        sa.select(orgs.id, orgs.name, orgs.tier, orgs.parent_id, orgs.status,
-                  reps.id.label("representative_id"), reps.email, reps.is_default)
-        .select_from(org_directory.outerjoin(org_directory_representatives, reps.org_id == orgs.id))
-        .where(orgs.id == org_id)
+        sa.select(*KNOWN_ORG_COLUMNS, reps.id.label("representative_id"), reps.email, reps.is_default)
+        .select_from(org_directory.outerjoin(org_directory_representatives, reps.org_id == org_directory.c.id))
+        .where(org_directory.c.id == org_id)
     )).all()
     if not rows:
         return None, []
-    first = rows[0]
-    destination = KnownOrg(first.id, first.name, first.tier, first.parent_id, first.status)
+    destination = KnownOrg(*rows[0][:len(KNOWN_ORG_COLUMNS)])
     return destination, [Representative(row.representative_id, row.email, row.is_default)
                          for row in rows if row.representative_id is not None]
 
