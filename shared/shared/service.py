@@ -6,7 +6,7 @@ import contextlib
 import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from shared.auth.tokens import verifier_for
@@ -18,6 +18,7 @@ from shared.health import health_router
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
+from shared.query_params import refuse_repeated_scalar_parameters
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing, instrument_app
 
@@ -64,7 +65,8 @@ def create_service_app(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(engine.dispose(), timeout=5)
 
-    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan)
+    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan,
+                  dependencies=[Depends(refuse_repeated_scalar_parameters)])
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory

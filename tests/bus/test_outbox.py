@@ -8,9 +8,11 @@ import uuid
 from datetime import UTC, datetime
 
 import aio_pika
+import pytest
 import sqlalchemy as sa
 
 from shared.bus.relay import scrub_published_secrets
+from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated
 from shared.events.secrets import EventSecrets
@@ -113,3 +115,31 @@ async def test_an_invite_token_goes_out_sealed_then_leaves_the_database(producer
 
 async def _published(producer, event_id) -> bool:
     return await producer.unpublished([event_id]) == 0
+
+
+async def test_a_one_statement_unit_of_work_writes_its_state_and_events_together_or_not_at_all(producer):
+    inbox = sa.table("inbox", sa.column("consumer"), sa.column("event_id"))
+    state_id = uuid.uuid4()
+
+    async def attempt(commit: bool = True) -> uuid.UUID:
+        async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
+            uow.write_at_commit(sa.insert(inbox).values(consumer="one-statement test", event_id=state_id))
+            event_id = uow.record(WidgetCounted(widget="one statement", count=1)).event_id
+            if commit:
+                await uow.commit()
+        return event_id
+
+    async def written(event_id) -> tuple[int, int]:
+        async with producer.engine.connect() as conn:
+            state = await conn.scalar(sa.text("SELECT count(*) FROM inbox WHERE event_id = :id"), {"id": state_id})
+            events = await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE event_id = :id"), {"id": event_id})
+        return state, events
+
+    left = await attempt(commit=False)  # staged, never sent
+    assert await written(left) == (0, 0)
+    first = await attempt()
+    assert await written(first) == (1, 1)
+    with pytest.raises(sa.exc.IntegrityError):  # the same state again: the write fails, and its event with it
+        await attempt()
+    async with producer.engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE body->'payload'->>'widget' = 'one statement'")) == 1

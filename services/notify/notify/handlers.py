@@ -6,9 +6,9 @@ import uuid
 from collections.abc import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 
-from notify.db import members, notifications, org_directory, org_directory_representatives, transfer_requests
+from notify.db import members, notifications, org_directory, transfer_requests
 from notify.domain.mails import (
     Mail,
     expiry_mails,
@@ -21,7 +21,7 @@ from notify.metrics import NOTIFICATIONS
 from notify.settings import NotifySettings
 from shared.auth.permissions import Role
 from shared.bulk_insert import insert_rows
-from shared.bus.consumer import EventHandler
+from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
@@ -35,7 +35,11 @@ log = get_logger(__name__)
 
 
 async def queue(uow: UnitOfWork, envelope: Envelope, mails: list[Mail]) -> None:
-    """One row per (event, recipient); a second insert for the same pair changes nothing."""
+    await queue_all(uow, [(envelope, mail) for mail in mails])
+
+
+async def queue_all(uow: UnitOfWork, mails: list[tuple[Envelope, Mail]]) -> None:
+    """One row per (event, recipient), all in one insert; a second insert for the same pair changes nothing."""
     if not mails:
         return
     rows = [
@@ -49,7 +53,7 @@ async def queue(uow: UnitOfWork, envelope: Envelope, mails: list[Mail]) -> None:
             "template": mail.template,
             "context": mail.context,
         }
-        for mail in mails
+        for envelope, mail in mails
     ]
     inserted = await insert_rows(uow.session, notifications, rows,
                                  on_conflict="ON CONFLICT ON CONSTRAINT notifications_one_per_event_and_recipient DO NOTHING",
@@ -61,14 +65,6 @@ async def org_name(uow: UnitOfWork, org_id: uuid.UUID) -> str | None:
     return await uow.session.scalar(sa.select(org_directory.c.name).where(org_directory.c.id == org_id))
 
 
-async def default_representative(uow: UnitOfWork, org_id: uuid.UUID) -> str | None:
-    return await uow.session.scalar(
-        sa.select(org_directory_representatives.c.email).where(
-            org_directory_representatives.c.org_id == org_id, org_directory_representatives.c.is_default
-        )
-    )
-
-
 async def admin_emails(uow: UnitOfWork, org_id: uuid.UUID) -> list[str]:
     result = await uow.session.scalars(
         sa.select(members.c.email)
@@ -78,7 +74,121 @@ async def admin_emails(uow: UnitOfWork, org_id: uuid.UUID) -> list[str]:
     return list(result)
 
 
-def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler]:
+async def transfer_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """The transfer events of a batch, a few statements whatever its size. The requests are kept
+    first, so an outcome finds its request even when both came in the same batch."""
+    requests = [e.payload_as(TransferRequested) for e in envelopes if e.type == TransferRequested.routing_key]
+    if requests:
+        await remember_requests(uow, requests)
+    outcomes = [(e, e.payload_as(OUTCOMES[e.type])) for e in envelopes if e.type in OUTCOMES]
+    if outcomes:
+        await tell_outcomes(uow, outcomes)
+
+
+OUTCOMES = {TransferCompleted.routing_key: TransferCompleted, TransferRejected.routing_key: TransferRejected}
+
+
+async def remember_requests(uow: UnitOfWork, events: list[TransferRequested]) -> None:
+    """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected."""
+    await insert_rows(uow.session, transfer_requests, [dict(
+        transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
+        requested_by=event.requested_by, notify_representative=event.notify_representative,
+        cc_emails=list(event.cc_emails),
+    ) for event in events], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
+
+
+async def tell_outcomes(uow: UnitOfWork, outcomes: list[tuple[Envelope, TransferCompleted | TransferRejected]]) -> None:
+    taken = {row.transfer_id: row for row in await uow.session.execute(
+        _TAKE_REQUESTS, {"ids": list({event.transfer_id for _, event in outcomes})}
+    )}
+    # A transfer's request goes to its first outcome in the batch; a later one finds none, as one by one.
+    requests = [taken.pop(event.transfer_id, None) for _, event in outcomes]
+    orgs = {row.id: row for row in await uow.session.execute(
+        _ORGS, {"ids": list({org_id for _, event in outcomes for org_id in (event.from_org_id, event.to_org_id)})}
+    )}
+    rejected = [(envelope, event, request) for (envelope, event), request in zip(outcomes, requests, strict=True)
+                if isinstance(event, TransferRejected)]
+    rejected_recipients = await _rejected_recipients(uow, rejected) if rejected else {}
+    mails = []
+    for (envelope, event), request in zip(outcomes, requests, strict=True):
+        if isinstance(event, TransferCompleted):
+            mail = _completed_mail(envelope, event, request, orgs)
+            if mail is not None:
+                mails.append((envelope, mail))
+        else:
+            recipients = rejected_recipients[envelope.event_id]
+            mails += [(envelope, mail) for mail in
+                      transfer_rejected_mails(event, recipients, orgs[event.to_org_id].name)]
+    await queue_all(uow, mails)
+
+
+def _completed_mail(envelope: Envelope, event: TransferCompleted, request, orgs: dict) -> Mail | None:
+    # The request names the representative; without it (never seen) the receiving org's default.
+    recipient = (request.notify_representative if request else None) or orgs[event.to_org_id].default_representative
+    if not recipient:
+        with handling(envelope):
+            log.warning("transfer completed but the receiving org has no representative to tell",
+                        transfer_id=str(event.transfer_id), to_org_id=str(event.to_org_id))
+        return None
+    return transfer_completed_mail(
+        event,
+        recipient=recipient,
+        cc=request.cc_emails if request else [],
+        from_org_name=orgs[event.from_org_id].name,
+        to_org_name=orgs[event.to_org_id].name,
+    )
+
+
+async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUID, list[str]]:
+    """Event id -> whom to tell: the requester; when unknown (a system request, a member since
+    removed) the sender org's Admins."""
+    requester_ids = list({request.requested_by for _, _, request in rejected
+                          if request is not None and request.requested_by is not None})
+    emails = dict((await uow.session.execute(
+        sa.select(members.c.id, members.c.email).where(members.c.id.in_(requester_ids))
+    )).all()) if requester_ids else {}
+    requesters = {envelope.event_id: emails.get(request.requested_by) if request is not None else None
+                  for envelope, _, request in rejected}
+    admins: dict[uuid.UUID, list[str]] = {}
+    without = list({event.from_org_id for envelope, event, _ in rejected if not requesters[envelope.event_id]})
+    if without:
+        for org_id, email in await uow.session.execute(
+            sa.select(members.c.org_id, members.c.email)
+            .where(members.c.org_id.in_(without), members.c.role == Role.ADMIN.value)
+            .order_by(members.c.email)
+        ):
+            admins.setdefault(org_id, []).append(email)
+    recipients = {}
+    for envelope, event, _ in rejected:
+        requester = requesters[envelope.event_id]
+        recipients[envelope.event_id] = [requester] if requester else admins.get(event.from_org_id, [])
+        if not recipients[envelope.event_id]:
+            with handling(envelope):
+                log.warning("transfer rejected but nobody to tell", transfer_id=str(event.transfer_id))
+    return recipients
+
+
+def _uuids(name: str) -> sa.BindParameter:
+    return sa.bindparam(name, type_=ARRAY(UUID(as_uuid=True)))
+
+
+# The requests, removed: a transfer has one outcome, and the table stays small.
+_TAKE_REQUESTS = sa.text(
+    "DELETE FROM transfer_requests WHERE transfer_id = ANY(:ids)"
+    " RETURNING transfer_id, requested_by, notify_representative, cc_emails"
+).bindparams(_uuids("ids")).columns(transfer_requests.c.transfer_id, transfer_requests.c.requested_by,
+                                     transfer_requests.c.notify_representative, transfer_requests.c.cc_emails)
+
+# Each org's name and default representative, either None when unknown.
+_ORGS = sa.text(
+    "SELECT u.id, o.name, (SELECT r.email FROM org_directory_representatives r"
+    " WHERE r.org_id = u.id AND r.is_default LIMIT 1) AS default_representative"
+    " FROM unnest(:ids) AS u(id) LEFT JOIN org_directory o ON o.id = u.id"
+).bindparams(_uuids("ids")).columns(sa.column("id", UUID(as_uuid=True)), sa.column("name", sa.Text),
+                                     sa.column("default_representative", sa.Text))
+
+
+def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler | BatchHandler]:
     portal_url = settings.portal_url
     secrets = EventSecrets.from_settings(settings)
 
@@ -118,57 +228,6 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler]
         event = envelope.payload_as(MemberRemoved)
         await uow.session.execute(sa.delete(members).where(members.c.id == event.member_id))
 
-    async def transfer_requested(uow: UnitOfWork, envelope: Envelope) -> None:
-        """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected."""
-        event = envelope.payload_as(TransferRequested)
-        await insert_rows(uow.session, transfer_requests, [dict(
-            transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
-            requested_by=event.requested_by, notify_representative=event.notify_representative,
-            cc_emails=list(event.cc_emails),
-        )], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
-
-    async def take_request(uow: UnitOfWork, transfer_id: uuid.UUID):
-        """The request, removed: a transfer has one outcome, and the table stays small."""
-        return (
-            await uow.session.execute(
-                sa.delete(transfer_requests).where(transfer_requests.c.transfer_id == transfer_id).returning(
-                    *transfer_requests.c
-                )
-            )
-        ).one_or_none()
-
-    async def transfer_completed(uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.payload_as(TransferCompleted)
-        request = await take_request(uow, event.transfer_id)
-        # The request names the representative; without it (never seen) the receiving org's default.
-        recipient = (request.notify_representative if request else None) or await default_representative(
-            uow, event.to_org_id
-        )
-        if not recipient:
-            log.warning("transfer completed but the receiving org has no representative to tell",
-                        transfer_id=str(event.transfer_id), to_org_id=str(event.to_org_id))
-            return
-        mail = transfer_completed_mail(
-            event,
-            recipient=recipient,
-            cc=request.cc_emails if request else [],
-            from_org_name=await org_name(uow, event.from_org_id),
-            to_org_name=await org_name(uow, event.to_org_id),
-        )
-        await queue(uow, envelope, [mail])
-
-    async def transfer_rejected(uow: UnitOfWork, envelope: Envelope) -> None:
-        event = envelope.payload_as(TransferRejected)
-        request = await take_request(uow, event.transfer_id)
-        requester = None
-        if request is not None and request.requested_by is not None:
-            requester = await uow.session.scalar(sa.select(members.c.email).where(members.c.id == request.requested_by))
-        # The requester; when unknown (a system request, a member since removed) the sender org's Admins.
-        recipients = [requester] if requester else await admin_emails(uow, event.from_org_id)
-        if not recipients:
-            log.warning("transfer rejected but nobody to tell", transfer_id=str(event.transfer_id))
-        await queue(uow, envelope, transfer_rejected_mails(event, recipients, await org_name(uow, event.to_org_id)))
-
     def expiry(contract):
         async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
             event = envelope.payload_as(contract)
@@ -186,9 +245,9 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler]
         MemberCreated.routing_key: member_created,
         MemberRoleChanged.routing_key: member_role_changed,
         MemberRemoved.routing_key: member_removed,
-        TransferRequested.routing_key: transfer_requested,
-        TransferCompleted.routing_key: transfer_completed,
-        TransferRejected.routing_key: transfer_rejected,
+        # The requests and the outcomes (transfers.transfer.requested, entitlements.transfer.completed
+        # and .rejected) of a batch in one handler, so the requests are stored before an outcome looks.
+        "*.transfer.*": BatchHandler(transfer_events),
         EntitlementExpiringSoon.routing_key: expiry(EntitlementExpiringSoon),
         EntitlementExpired.routing_key: expiry(EntitlementExpired),
     }

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 
 import aiosmtplib
 import jinja2
@@ -34,7 +33,7 @@ from notify.db import notifications
 from notify.domain.mails import SEALED_CONTEXT_KEYS, template_context
 from notify.domain.retry import is_last_attempt, retry_delay
 from notify.metrics import NOTIFICATIONS
-from notify.rendering import compose
+from notify.rendering import Outgoing, compose
 from notify.settings import NotifySettings
 from shared.events.secrets import EventSecrets
 from shared.logging import get_logger
@@ -275,10 +274,10 @@ class Mailer:
         self._new_client = new_client
         self._client: aiosmtplib.SMTP | None = None
 
-    async def send(self, message: EmailMessage) -> None:
+    async def send(self, mail: Outgoing) -> None:
         if self._client is not None and self._client.is_connected:
             try:
-                await self._client.send_message(message)
+                await _transmit(self._client, mail)
                 return
             except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
                 # The server closed the kept connection before accepting the mail: send it on a
@@ -287,7 +286,7 @@ class Mailer:
         self._client = self._new_client()
         try:
             await self._client.connect()
-            await self._client.send_message(message)
+            await _transmit(self._client, mail)
         except BaseException:
             self.abort()  # its state is unknown (refused, cut, timed out): never reuse it
             raise
@@ -302,6 +301,10 @@ class Mailer:
         client, self._client = self._client, None
         if client is not None:
             client.close()
+
+
+async def _transmit(client: aiosmtplib.SMTP, mail: Outgoing) -> None:
+    await client.sendmail(mail.sender, mail.recipients, mail.data, mail_options=["SMTPUTF8"] if mail.smtputf8 else [])
 
 
 def _unreachable(error: Exception) -> bool:

@@ -7,13 +7,17 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from notify.db import notifications
 from notify.handlers import build_event_handlers
+from notify.sender import Mailer, Sender
 from notify.settings import NotifySettings
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, create_engine
 from shared.events.envelope import Envelope
-from shared.events.identity import InviteCreated
+from shared.events.identity import InviteCreated, MemberCreated
 from shared.events.secrets import EventSecrets
 from shared.settings import ServiceSettings
 from shared.testing import eventually
@@ -156,6 +160,46 @@ async def test_a_refusing_server_is_retried_then_the_mail_is_a_dead_letter(
     assert row.attempts == 4 and "550" in row.last_error
     assert mail_server.refused == 4 and mail_server.received == []
     assert 'notifications_total{outcome="failed"}' in metrics
+
+
+async def test_a_claimed_batch_is_handed_back_untried_once_the_server_cannot_be_reached(
+    mail_server, infrastructure, new_email
+):
+    """A lane claims NOTIFY_SENDER_BATCH rows at once; when the first finds the server down, the
+    rest are not tried against it but handed back: due again at once, their attempts unchanged."""
+    settings = infrastructure.settings(NotifySettings, smtp_port=mail_server.port, sender_batch=5)
+    engine = create_engine(settings.resolved_database_url())
+    session_factory = async_sessionmaker(engine, expire_on_commit=False)
+    handler = build_event_handlers(settings)[MemberCreated.routing_key]
+    welcomes = [Envelope.wrap(MemberCreated(member_id=uuid.uuid4(), org_id=uuid.uuid4(), email=new_email(f"claim{i}"),
+                                            role="viewer"), producer="identity") for i in range(settings.sender_batch)]
+    mine = notifications.c.event_id.in_([envelope.event_id for envelope in welcomes])
+    try:
+        async with UnitOfWork(session_factory, producer="notify") as uow:
+            for envelope in welcomes:
+                await handler(uow, envelope)  # queues a welcome mail
+            # Due before any other test's rows, so that the claim takes exactly these.
+            await uow.session.execute(sa.update(notifications).where(mine).values(next_attempt_at=datetime(2000, 1, 1, tzinfo=UTC)))
+            await uow.commit()
+        mail_server.stop()
+        sender = Sender(settings, session_factory)
+        mailer = Mailer(sender._smtp_client)
+        assert await sender.send_due(mailer)
+        mailer.abort()
+        async with engine.connect() as connection:
+            rows = (await connection.execute(sa.select(notifications, sa.func.now().label("db_now")).where(mine))).all()
+    finally:
+        async with engine.begin() as connection:
+            await connection.execute(sa.delete(notifications).where(mine))  # no mail left due for other tests
+        await engine.dispose()
+    [tried] = [row for row in rows if row.attempts]
+    assert tried.state == "queued" and tried.attempts == 1 and tried.server_unreachable
+    assert tried.next_attempt_at > tried.db_now  # its backoff
+    untried = [row for row in rows if row is not tried]
+    assert len(untried) == settings.sender_batch - 1
+    assert all(row.state == "queued" and row.attempts == 0 and row.last_error is None for row in untried)
+    assert all(row.next_attempt_at <= row.db_now for row in untried)  # not kept leased: due again now
+    assert mail_server.received == []
 
 
 async def _count(mail_server, email: str, expected: int) -> bool:

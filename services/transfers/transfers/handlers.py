@@ -28,7 +28,7 @@ log = get_logger(__name__)
 
 
 async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
-    """Records the pending transfer and `TransferRequested` in the caller's unit of work (the
+    """Stages the pending transfer and `TransferRequested` in the caller's unit of work (the
     caller commits, so an Idempotency-Key answer can join the same transaction). The destination
     is checked here, at once, against the local org directory; entitlements checks it again when
     it applies the transfer, since the directory may change in between."""
@@ -54,11 +54,8 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
         notify_representative=notify,
         cc_emails=list(command.cc_emails),
     )
-    await uow.session.execute(
-        sa.insert(transfers).values(
-            id=command.transfer_id, quantity_requested=command.quantity, status="pending", **common
-        )
-    )
+    uow.write_at_commit(_INSERT_TRANSFER.values(
+        id=command.transfer_id, quantity_requested=command.quantity, status="pending", **common))
     uow.record(
         TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
         visible_to=[command.from_org_id],
@@ -67,15 +64,21 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
     )
 
 
+# The POST is the busiest path of the service: its statements are built once, not per request
+# (building and keying a statement cost more than running it through SQLAlchemy's cache).
+_INSERT_TRANSFER = sa.insert(transfers)
+_DESTINATION = (
+    sa.select(*KNOWN_ORG_COLUMNS, org_directory_representatives.c.id.label("representative_id"),
+              org_directory_representatives.c.email, org_directory_representatives.c.is_default)
+    .select_from(org_directory.outerjoin(org_directory_representatives,
+                                         org_directory_representatives.c.org_id == org_directory.c.id))
+    .where(org_directory.c.id == sa.bindparam("org_id"))
+)
+
+
 async def _destination(uow: UnitOfWork, org_id: uuid.UUID) -> tuple[KnownOrg | None, list[Representative]]:
-    """The destination org as the directory knows it, and its representatives: one query (the
-    POST is the busiest path of the service)."""
-    reps = org_directory_representatives.c
-    rows = (await uow.session.execute(
-        sa.select(*KNOWN_ORG_COLUMNS, reps.id.label("representative_id"), reps.email, reps.is_default)
-        .select_from(org_directory.outerjoin(org_directory_representatives, reps.org_id == org_directory.c.id))
-        .where(org_directory.c.id == org_id)
-    )).all()
+    """The destination org as the directory knows it, and its representatives: one query."""
+    rows = (await uow.session.execute(_DESTINATION, {"org_id": org_id})).all()
     if not rows:
         return None, []
     destination = KnownOrg(*rows[0][:len(KNOWN_ORG_COLUMNS)])
