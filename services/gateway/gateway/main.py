@@ -7,6 +7,7 @@ import contextlib
 from fastapi import FastAPI
 
 from gateway.api import dashboard, docs, health, mail, proxy
+from gateway.api.fast_proxy import GatewayApp, LeanProxy
 from gateway.portal import mount_portal
 from gateway.proxy import ReverseProxy, create_proxy_session
 from gateway.settings import GatewaySettings
@@ -21,7 +22,9 @@ from shared.tracing import configure_tracing, instrument_http
 log = get_logger(__name__)
 
 
-def create_app(settings: GatewaySettings | None = None) -> FastAPI:
+def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = True) -> FastAPI:
+    """lean_proxy=False sends the proxied API requests through the whole FastAPI stack too (to
+    compare the two: bench/gateway_overhead.py, the gateway's tests)."""
     settings = settings or GatewaySettings()
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
@@ -37,7 +40,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
             yield
 
-    app = FastAPI(title="licensing gateway", lifespan=lifespan)
+    app = GatewayApp(title="licensing gateway", lifespan=lifespan)
     app.state.settings = settings
     app.state.token_verifier = verifier_for(settings)
     app.state.rate_limits = proxy.RateLimits(settings)
@@ -52,4 +55,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     mount_portal(app)  # the web pages: their own paths, none under /api/v1
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     instrument_http(app)
+    if lean_proxy:
+        app.lean_path = LeanProxy(app, settings.service_name)
     return app

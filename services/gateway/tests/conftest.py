@@ -81,16 +81,38 @@ async def upstreams(jwks) -> AsyncIterator[dict[str, tuple[FastAPI, str]]]:
 
 
 @pytest.fixture(scope="session")
-def start_gateway(upstreams):
-    """Serves a gateway routed to the upstreams; keyword arguments override its settings."""
+def gateway_settings(upstreams):
+    """Settings of a gateway routed to the upstreams; keyword arguments override them."""
+
+    def settings(**overrides) -> GatewaySettings:
+        urls = {f"{name}_url": url for name, (_app, url) in upstreams.items()}
+        return GatewaySettings.model_validate({**urls, **overrides})
+
+    return settings
+
+
+@pytest.fixture(scope="session")
+def serve_gateway():
+    """Serves a gateway app (for a test that prepares the app itself); yields a client of it."""
 
     @contextlib.asynccontextmanager
-    async def start(**overrides) -> AsyncIterator[httpx.AsyncClient]:
-        urls = {f"{name}_url": url for name, (_app, url) in upstreams.items()}
-        settings = GatewaySettings.model_validate({**urls, **overrides})
-        async with serving(create_app(settings), lifespan="on") as base_url:
+    async def serve(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+        async with serving(app, lifespan="on") as base_url:
             async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
                 yield client
+
+    return serve
+
+
+@pytest.fixture(scope="session")
+def start_gateway(gateway_settings, serve_gateway):
+    """Serves a gateway routed to the upstreams; keyword arguments override its settings.
+    lean_proxy=False: the proxied requests go through the whole FastAPI stack, as before the lean path."""
+
+    @contextlib.asynccontextmanager
+    async def start(lean_proxy: bool = True, **overrides) -> AsyncIterator[httpx.AsyncClient]:
+        async with serve_gateway(create_app(gateway_settings(**overrides), lean_proxy=lean_proxy)) as client:
+            yield client
 
     return start
 
