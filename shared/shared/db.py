@@ -100,6 +100,23 @@ _INSERT_OUTBOX = sa.insert(_outbox).from_select(
     sa.select(_events.c.event_id, _events.c.routing_key, sa.cast(_events.c.body, JSONB)).order_by(_events.c.position),
 )
 _WAKE_RELAY = sa.func.pg_notify(OUTBOX_CHANNEL, "")
+_WRITE_EVENTS = sa.select(_WAKE_RELAY).add_cte(_INSERT_OUTBOX.cte("events"))
+# One-statement commits by their staged statements: a statement object keeps its cache key, which
+# SQLAlchemy would otherwise work out again, walking the whole statement, on every commit.
+_one_statements: dict[tuple, sa.Select] = {}
+
+
+def _one_statement(staged: tuple[sa.Insert | sa.Update, ...], with_events: bool) -> sa.Select:
+    key = (*staged, with_events)
+    statement = _one_statements.get(key)
+    if statement is None:
+        if len(_one_statements) > 1000:  # statements built per call (not reused) must not pile up
+            _one_statements.clear()
+        writes = [write.cte(f"write_{n}") for n, write in enumerate(staged)]
+        if with_events:
+            writes.append(_INSERT_OUTBOX.cte("events"))
+        statement = _one_statements[key] = sa.select(_WAKE_RELAY if with_events else sa.true()).add_cte(*writes)
+    return statement
 
 
 class UnitOfWork:
@@ -121,7 +138,7 @@ class UnitOfWork:
         self.session: AsyncSession
         self._one_statement = one_statement
         self._pending: list[Envelope] = []
-        self._staged: list[sa.Insert | sa.Update] = []
+        self._staged: list[tuple[sa.Insert | sa.Update, dict[str, Any]]] = []
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._session_factory()
@@ -157,9 +174,11 @@ class UnitOfWork:
         self._pending.append(envelope)
         return envelope
 
-    def write_at_commit(self, statement: sa.Insert | sa.Update) -> None:
-        """A write sent at commit, before the events (in one statement with them if `one_statement`)."""
-        self._staged.append(statement)
+    def write_at_commit(self, statement: sa.Insert | sa.Update, params: dict[str, Any] | None = None) -> None:
+        """A write sent at commit, before the events (in one statement with them if `one_statement`).
+        On a busy path, build `statement` once with named bind parameters and give their values in
+        `params` (names unique within the unit of work)."""
+        self._staged.append((statement, params or {}))
 
     async def commit(self) -> None:
         events = {
@@ -168,15 +187,14 @@ class UnitOfWork:
             "bodies": [e.model_dump_json() for e in self._pending],
         }
         if self._one_statement:
-            writes = [statement.cte(f"write_{n}") for n, statement in enumerate(self._staged)]
-            if self._pending:
-                writes.append(_INSERT_OUTBOX.cte("events"))
-            await self.session.execute(sa.select(_WAKE_RELAY if self._pending else sa.true()).add_cte(*writes), events)
+            params = {name: value for _, staged in self._staged for name, value in staged.items()}
+            statement = _one_statement(tuple(statement for statement, _ in self._staged), bool(self._pending))
+            await self.session.execute(statement, {**params, **events})
         else:
-            for statement in self._staged:
-                await self.session.execute(statement)
+            for statement, params in self._staged:
+                await self.session.execute(statement, params)
             if self._pending:
-                await self.session.execute(sa.select(_WAKE_RELAY).add_cte(_INSERT_OUTBOX.cte("events")), events)
+                await self.session.execute(_WRITE_EVENTS, events)
         await self.session.commit()
         self._pending = []
         self._staged = []

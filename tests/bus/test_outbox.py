@@ -123,7 +123,8 @@ async def test_a_one_statement_unit_of_work_writes_its_state_and_events_together
 
     async def attempt(commit: bool = True) -> uuid.UUID:
         async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
-            uow.write_at_commit(sa.insert(inbox).values(consumer="one-statement test", event_id=state_id))
+            uow.write_at_commit(sa.insert(inbox).values(consumer="one-statement test", event_id=sa.bindparam("state_id")),
+                                {"state_id": state_id})
             event_id = uow.record(WidgetCounted(widget="one statement", count=1)).event_id
             if commit:
                 await uow.commit()

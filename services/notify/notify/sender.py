@@ -205,11 +205,13 @@ class Sender:
 
     async def _record(self, write, *args, **kwargs) -> None:
         """Writes an attempt's outcome, on a fresh connection as often as it takes: the mail's fate
-        is known now, and must not be lost with a database connection."""
+        is known now, and must not be lost with a database connection. Each `write` is a single
+        statement, atomic by itself: it runs without BEGIN and COMMIT, one round trip instead of three."""
         delay = 0.05
         while True:
             try:
-                async with self._session_factory() as session, session.begin():
+                async with self._session_factory() as session:
+                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
                     await write(session, *args, **kwargs)
                 return
             except (SQLAlchemyError, OSError) as error:

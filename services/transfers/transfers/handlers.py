@@ -54,7 +54,7 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
         notify_representative=notify,
         cc_emails=list(command.cc_emails),
     )
-    uow.write_at_commit(_INSERT_TRANSFER.values(
+    uow.write_at_commit(_INSERT_TRANSFER, dict(
         id=command.transfer_id, quantity_requested=command.quantity, status="pending", **common))
     uow.record(
         TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
@@ -66,7 +66,9 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
 
 # The POST is the busiest path of the service: its statements are built once, not per request
 # (building and keying a statement cost more than running it through SQLAlchemy's cache).
-_INSERT_TRANSFER = sa.insert(transfers)
+_INSERT_TRANSFER = sa.insert(transfers).values({column: sa.bindparam(column) for column in (
+    "id", "quantity_requested", "status", "from_org_id", "to_org_id", "entitlement_id", "product_id", "requested_by",
+    "notify_representative", "cc_emails")})
 _DESTINATION = (
     sa.select(*KNOWN_ORG_COLUMNS, org_directory_representatives.c.id.label("representative_id"),
               org_directory_representatives.c.email, org_directory_representatives.c.is_default)
