@@ -99,7 +99,7 @@ def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window
 
 
 class TransactionsLog:
-    """The caller's transactions as one FROM clause, and the expressions to sort and export by."""
+    """The caller's transactions as one FROM clause, and the expressions to sort by."""
 
     def __init__(self, org_id: uuid.UUID, filters: TransactionFilters, window: Window | None = None):
         self.window = window
@@ -113,11 +113,21 @@ class TransactionsLog:
                          tx.po_number, tx.sales_order),
             "counterparty": sa.func.coalesce(counterparty_name, ""),
         }
+
+    def page_query(self) -> sa.Select:
+        """The window's page, with the counterparty's name and the sort key (for the next cursor)."""
+        key = self.sort_keys[self.window.sort]
+        query = sa.select(self.rows, org_directory.c.name.label("counterparty_name"), key.label("sort_key"))
+        return self.window.cut(query.select_from(self.source), key, self.rows.c.id)
+
+    def _export_values(self) -> dict:
+        """The columns an export may choose (built only for an export: a page never needs them)."""
+        tx, counterparty_name = self.rows.c, org_directory.c.name
         reps = org_directory_representatives.c
         # "ada@acme.example (Ada Lovelace)", or the email alone when no name is known.
         full_name = sa.func.nullif(sa.func.concat_ws(" ", reps.first_name, reps.last_name), "")
         listed = sa.func.concat(reps.email, sa.func.coalesce(sa.literal(" (").op("||")(full_name).op("||")(")"), ""))
-        self.export_values = {
+        return {
             "occurred_at": tx.occurred_at,
             "product_name": tx.product_name,
             "product_description": tx.product_description,
@@ -137,15 +147,10 @@ class TransactionsLog:
             .scalar_subquery(),
         }
 
-    def page_query(self) -> sa.Select:
-        """The window's page, with the counterparty's name and the sort key (for the next cursor)."""
-        key = self.sort_keys[self.window.sort]
-        query = sa.select(self.rows, org_directory.c.name.label("counterparty_name"), key.label("sort_key"))
-        return self.window.cut(query.select_from(self.source), key, self.rows.c.id)
-
     def export_query(self, columns: list[str], sort: str, descending: bool) -> sa.Select:
         key = self.sort_keys[sort]
-        values = [self.export_values[name].label(name) for name in columns]
+        export_values = self._export_values()
+        values = [export_values[name].label(name) for name in columns]
         order = [key.desc(), self.rows.c.id.desc()] if descending else [key.asc(), self.rows.c.id.asc()]
         return sa.select(*values).select_from(self.source).order_by(*order)
 

@@ -47,7 +47,7 @@ TimeZoneName = Annotated[str, Field(max_length=64, json_schema_extra={"enum": so
 SearchText = Annotated[Text, Field(min_length=1, max_length=200)]
 
 
-def audit_query(
+async def audit_query(
     occurred_from: Annotated[datetime | None, Query(alias="from", description="ISO date-time; without a zone, read in `tz`")] = None,
     occurred_to: Annotated[datetime | None, Query(alias="to", description="ISO date-time, inclusive")] = None,
     types: Annotated[list[TypeName], Query(alias="type", max_length=20, description=f"repeatable: {', '.join(KNOWN_TYPES)}")] = [],  # noqa: B006

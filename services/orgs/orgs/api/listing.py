@@ -12,6 +12,7 @@ from pydantic import Field
 from orgs.api.company import PartnerOut
 from orgs.db import organizations
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
+from shared.query_params import on_the_loop
 from shared.search import contains_pattern
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 from shared.validation import Text
@@ -40,7 +41,7 @@ class ListQuery:
     include_total: IncludeTotal = False
 
 
-ListParameters = Annotated[ListQuery, Depends()]
+ListParameters = Annotated[ListQuery, Depends(on_the_loop(ListQuery))]
 
 
 async def list_children(request: Request, parent_id: uuid.UUID, tier: str, params: ListQuery) -> Page[PartnerOut]:

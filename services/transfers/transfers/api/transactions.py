@@ -90,7 +90,7 @@ def check_columns(value: str) -> str:
 ColumnList = Annotated[str, Field(max_length=500), documented(COLUMN_LIST), AfterValidator(check_columns)]
 
 
-def transaction_filters(
+async def transaction_filters(
     start: Annotated[DayOrMoment, Query(alias="from", max_length=40, description="a day (UTC) or a moment")] = None,
     end: Annotated[DayOrMoment, Query(alias="to", max_length=40, description="inclusive: a day or a moment")] = None,
     product_id: uuid.UUID | None = None,
