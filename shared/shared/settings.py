@@ -1,6 +1,6 @@
 """Settings every service reads from the environment (documented in the README)."""
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -59,6 +59,14 @@ class ServiceSettings(BaseSettings):
     # A span per SQL statement; unset: only when spans are exported (they cost CPU on every query).
     trace_sql: bool | None = Field(default=None, alias="TRACE_SQL")
     log_level: str = Field(default="INFO", alias="LOG_LEVEL")
+
+    @model_validator(mode="after")
+    def _no_development_secret_elsewhere(self):
+        """The development key is in this repository: anywhere but development it would seal nothing."""
+        if self.environment != "development" and DEVELOPMENT_EVENT_SECRETS_KEY in self.event_secrets_key.split(","):
+            raise ValueError(f"EVENT_SECRETS_KEY holds the development key, with LICENSING_ENV={self.environment}:"
+                             " set keys of your own (see the README)")
+        return self
 
     def traces_sql(self) -> bool:
         return self.trace_sql if self.trace_sql is not None else self.otlp_endpoint is not None

@@ -9,6 +9,7 @@ from email.message import EmailMessage
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
+from cryptography.fernet import Fernet
 from aiosmtpd.handlers import Mailbox
 from fastapi import FastAPI
 
@@ -19,7 +20,8 @@ from shared.problems import install_problem_handlers
 
 def page_app(environment: str = "development") -> FastAPI:
     app = FastAPI()
-    app.state.settings = GatewaySettings(LICENSING_ENV=environment)
+    # Outside development, the development event key is refused (shared.settings): a key of its own.
+    app.state.settings = GatewaySettings(LICENSING_ENV=environment, EVENT_SECRETS_KEY=Fernet.generate_key().decode())
     install_problem_handlers(app)
     app.include_router(router)
     return app

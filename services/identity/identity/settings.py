@@ -1,7 +1,10 @@
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from identity.domain.client_address import parse_trusted_proxies
 from shared.settings import ServiceSettings
+
+
+DEVELOPMENT_ADMIN_PASSWORD = "licensing-dev-password"
 
 
 class IdentitySettings(ServiceSettings):
@@ -9,7 +12,7 @@ class IdentitySettings(ServiceSettings):
 
     # The vendor's first Admin, created when the vendor organization appears (development defaults).
     admin_email: str = Field(default="admin@example.com", alias="LICENSING_ADMIN_EMAIL")
-    admin_password: SecretStr = Field(default=SecretStr("licensing-dev-password"), alias="LICENSING_ADMIN_PASSWORD")
+    admin_password: SecretStr = Field(default=SecretStr(DEVELOPMENT_ADMIN_PASSWORD), alias="LICENSING_ADMIN_PASSWORD")
 
     invite_ttl_days: int = Field(default=7, ge=1, le=90, alias="INVITE_TTL_DAYS")
     # Short on purpose: a removed member's access token works at most this long in other services
@@ -24,6 +27,13 @@ class IdentitySettings(ServiceSettings):
     sign_in_failure_window_seconds: int = Field(default=900, ge=1, le=86_400, alias="SIGN_IN_FAILURE_WINDOW_SECONDS")
     # Peers whose X-Forwarded-For is believed (the gateway): comma-separated addresses or networks.
     trusted_proxies: str = Field(default="127.0.0.1", alias="TRUSTED_PROXIES")
+
+    @model_validator(mode="after")
+    def _no_development_password_elsewhere(self):
+        if self.environment != "development" and self.admin_password.get_secret_value() == DEVELOPMENT_ADMIN_PASSWORD:
+            raise ValueError(f"LICENSING_ADMIN_PASSWORD is the development default, with LICENSING_ENV={self.environment}:"
+                             " set a password of your own")
+        return self
 
     @field_validator("trusted_proxies")
     @classmethod
