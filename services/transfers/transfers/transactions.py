@@ -42,9 +42,14 @@ class Window:
     def cut(self, query: sa.Select, key, id_column) -> sa.Select:
         if self.after is not None:
             position = sa.tuple_(key, id_column)
-            query = query.where(position < self.after if self.descending else position > self.after)
+            after = sa.tuple_(sa.bindparam("after_key", type_=key.type), sa.bindparam("after_id", type_=id_column.type))
+            query = query.where(position < after if self.descending else position > after)
         order = [key.desc(), id_column.desc()] if self.descending else [key.asc(), id_column.asc()]
-        return query.order_by(*order).limit(self.limit + 1)
+        return query.order_by(*order).limit(sa.bindparam("rows", type_=sa.Integer))
+
+    def params(self) -> dict:
+        after = dict(zip(("after_key", "after_id"), self.after, strict=True)) if self.after is not None else {}
+        return {**after, "rows": self.limit + 1}
 
 
 def _sort_keys(occurred_at, product_name, action_type, quantity, entitlement_id, po_number, sales_order) -> dict:
@@ -60,7 +65,9 @@ def _sort_keys(occurred_at, product_name, action_type, quantity, entitlement_id,
     }
 
 
-def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window: Window | None) -> sa.Select:
+def _side(direction: str, filters: TransactionFilters, window: Window | None) -> sa.Select:
+    """One direction's rows; the org, the filters' values and the window's position are bind
+    parameters (`_params`), so one statement serves every caller with the same filters set."""
     t = transfers.c
     mine, other = (t.from_org_id, t.to_org_id) if direction == "sent" else (t.to_org_id, t.from_org_id)
     query = sa.select(
@@ -76,19 +83,19 @@ def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window
         t.sales_order,
         sa.literal(direction, sa.Text).label("direction"),
         other.label("counterparty_id"),
-    ).where(mine == org_id, t.status == "completed")
+    ).where(mine == sa.bindparam("org_id", type_=t.from_org_id.type), t.status == "completed")
     if filters.start is not None:
-        query = query.where(t.completed_at >= filters.start)
+        query = query.where(t.completed_at >= sa.bindparam("start", type_=t.completed_at.type))
     if filters.end is not None:
-        query = query.where(t.completed_at < filters.end)
+        query = query.where(t.completed_at < sa.bindparam("end", type_=t.completed_at.type))
     if filters.product_id is not None:
-        query = query.where(t.product_id == filters.product_id)
+        query = query.where(t.product_id == sa.bindparam("product_id", type_=t.product_id.type))
     if filters.action_type is not None:
-        query = query.where(t.action == filters.action_type)
+        query = query.where(t.action == sa.bindparam("action_type", type_=t.action.type))
     if filters.counterparty_id is not None:
-        query = query.where(other == filters.counterparty_id)
+        query = query.where(other == sa.bindparam("counterparty_id", type_=t.to_org_id.type))
     if filters.po_number_contains:
-        query = query.where(t.po_number.ilike(contains_pattern(filters.po_number_contains), escape="\\"))
+        query = query.where(t.po_number.ilike(sa.bindparam("po_pattern", type_=sa.Text), escape="\\"))
     row_keys = _sort_keys(t.completed_at, t.product_name, t.action, t.quantity, t.entitlement_id, t.po_number,
                           t.sales_order)
     if window is not None and window.sort in row_keys:
@@ -98,12 +105,42 @@ def _side(org_id: uuid.UUID, direction: str, filters: TransactionFilters, window
 
 
 
-class TransactionsLog:
-    """The caller's transactions as one FROM clause, and the expressions to sort by."""
+def _params(org_id: uuid.UUID, filters: TransactionFilters) -> dict:
+    values = {"org_id": org_id, "start": filters.start, "end": filters.end, "product_id": filters.product_id,
+              "action_type": filters.action_type, "counterparty_id": filters.counterparty_id,
+              "po_pattern": contains_pattern(filters.po_number_contains) if filters.po_number_contains else None}
+    return {name: value for name, value in values.items() if value is not None}
 
-    def __init__(self, org_id: uuid.UUID, filters: TransactionFilters, window: Window | None = None):
+
+# Page statements by shape: building one (two subqueries, a union, a join) and working out its
+# cache key cost more than running it, and was a third of the service's CPU under the dashboard.
+_pages: dict[tuple, sa.Select] = {}
+
+
+def page_query(org_id: uuid.UUID, filters: TransactionFilters, window: Window) -> tuple[sa.Select, dict]:
+    """The window's page (with the counterparty's name and the sort key, for the next cursor) and
+    its parameters. The statement is built once per shape: which filters are set, the sort, the
+    direction, a cursor or not."""
+    shape = (tuple(value is not None and value != "" for value in vars(filters).values()),
+             window.sort, window.descending, window.after is not None)
+    statement = _pages.get(shape)
+    if statement is None:
+        statement = _pages[shape] = TransactionsLog(filters, window).page_query()
+    return statement, {**_params(org_id, filters), **window.params()}
+
+
+def export_query(org_id: uuid.UUID, filters: TransactionFilters, columns: list[str], sort: str,
+                 descending: bool) -> tuple[sa.Select, dict]:
+    return TransactionsLog(filters).export_query(columns, sort, descending), _params(org_id, filters)
+
+
+class TransactionsLog:
+    """Transactions as one FROM clause (the org and the values as bind parameters), and the
+    expressions to sort by."""
+
+    def __init__(self, filters: TransactionFilters, window: Window | None = None):
         self.window = window
-        branches = [_side(org_id, direction, filters, window).subquery() for direction in ("sent", "received")]
+        branches = [_side(direction, filters, window).subquery() for direction in ("sent", "received")]
         self.rows = sa.union_all(*(sa.select(branch) for branch in branches)).subquery("tx")
         self.source = self.rows.outerjoin(org_directory, org_directory.c.id == self.rows.c.counterparty_id)
         tx = self.rows.c

@@ -25,7 +25,7 @@ from transfers.domain.transactions import (
     range_end,
     range_start,
 )
-from transfers.transactions import TransactionFilters, TransactionsLog, Window, representatives_of
+from transfers.transactions import TransactionFilters, Window, export_query, page_query, representatives_of
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 
@@ -145,9 +145,9 @@ async def list_transactions(
     cursor: Cursor = None,
 ):
     window = Window(sort, order == "desc", _after(cursor, sort, order), limit)
-    query = TransactionsLog(caller.org_id, filters, window).page_query()
+    query, params = page_query(caller.org_id, filters, window)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
+        rows = (await session.execute(query, params)).mappings().all()
         page = rows[:limit]
         representatives = await representatives_of(session, {row["counterparty_id"] for row in page})
     items = [
@@ -179,13 +179,13 @@ async def export_transactions(
         chosen = export_columns(columns)
     except InvalidQuery as error:
         raise Problem(422, str(error)) from error
-    query = TransactionsLog(caller.org_id, filters).export_query(chosen, sort, order == "desc")
+    query, params = export_query(caller.org_id, filters, chosen, sort, order == "desc")
     engine = request.app.state.engine
 
     async def rows():
         # Its own connection, held while the response streams (the request's scope ends earlier).
         async with engine.connect() as conn:
-            result = await conn.stream(query)
+            result = await conn.stream(query, params)
             async for row in result:
                 yield tuple(row)
 
