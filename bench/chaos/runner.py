@@ -24,10 +24,10 @@ RECOVERY_LIMIT = 30.0  # seconds from the end of a fault to processing resumed, 
 RECOVERY_WAIT = 90.0  # how long to keep looking before calling it not recovered
 DRAIN_TIMEOUT = 120.0
 # The machine's PostgreSQL allows 100 connections for every run on it; the services' default pools
-# (10 + 10 overflow each) would take most of them, and reconnect all at once after a fault.
+# (10 each) would take most of them, and reconnect all at once after a fault.
 # The local sink answers at once: a short SMTP timeout keeps notify's lease on a mail short (after
 # a crash mid-send, the mail waits for the lease to end).
-SYSTEM_SETTINGS = {"DB_POOL_SIZE": "3", "SMTP_TIMEOUT": "5"}
+SYSTEM_SETTINGS = {"DB_POOL_SIZE": "5", "SMTP_TIMEOUT": "5"}
 
 
 @dataclass

@@ -20,17 +20,18 @@ from shared.tracing import inject_trace_context
 OUTBOX_CHANNEL = "outbox_ready"
 
 
-def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False, pool_timeout: float = 30.0) -> AsyncEngine:
     """`custom_plans`: plan every execution for its own values. asyncpg prepares statements, and
     after five runs PostgreSQL may switch to a generic plan that cannot see the values; on skewed
     data (one org with a fifth of the audit log, a common or a rare search term) that plan can be
     a hundred times slower (bench/audit_search.py: p99 1.9 s generic, 0.13 s custom)."""
     connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}} if custom_plans else {}
-    # Up to 2 x pool_size connections; the second half is opened for a burst and closed after it.
-    # (Keeping all of them open would spare a busy service reconnecting and preparing statements
-    # again, about a tenth of its CPU under 64 clients, but six services x 20 connections, with
-    # the tests' and tools' own, exceed this machine's PostgreSQL limit of 100.)
-    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, connect_args=connect_args)
+    # pool_size connections, kept: a request finding them all busy waits for one (the CPU is the
+    # limit then, not connections), and after `pool_timeout` seconds gets a 503 (shared.problems). Overflow connections, opened for a burst and closed after it,
+    # made a busy service connect, negotiate TLS and prepare its statements again several times a
+    # second: about a tenth of its CPU, and of its database backends' (py-spy, /proc).
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout,
+                                 connect_args=connect_args)
     sa_event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
     return engine
 

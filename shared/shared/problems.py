@@ -4,6 +4,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.logging import get_logger
@@ -87,7 +88,8 @@ _UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
 def _database_unavailable(exc: BaseException) -> bool:
     cause = getattr(exc, "orig", None) or exc
     sqlstate = str(getattr(cause, "sqlstate", "") or "")
-    return isinstance(cause, (ConnectionError, TimeoutError)) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    # PoolTimeout: every pooled connection stayed busy for the pool's whole timeout (an overload)
+    return isinstance(cause, (ConnectionError, TimeoutError, PoolTimeout)) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
 
 
 def _unexpected_error(exc: Exception) -> JSONResponse:

@@ -37,7 +37,8 @@ def create_service_app(
     restarted when they fail, stopped with the app."""
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otlp_endpoint)
-    engine = create_engine(settings.resolved_database_url(), settings.db_pool_size, settings.db_custom_plans)
+    engine = create_engine(settings.resolved_database_url(), settings.db_pool_size, settings.db_custom_plans,
+                           settings.db_pool_timeout)
     # The factory carries the service's event-secrets keys to its units of work (shared.events.secrets).
     session_factory = async_sessionmaker(engine, expire_on_commit=False, info=event_secrets_session_info(settings))
 

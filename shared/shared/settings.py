@@ -36,7 +36,8 @@ class ServiceSettings(BaseSettings):
     postgres_dsn: str = Field(default="postgresql+asyncpg://postgres@127.0.0.1:5432", alias="POSTGRES_DSN")
     database_prefix: str = Field(default="licensing", alias="DATABASE_PREFIX")
     database_url: str | None = None
-    db_pool_size: int = 10
+    db_pool_size: int = Field(default=10, ge=1, alias="DB_POOL_SIZE")  # connections kept per service process
+    db_pool_timeout: float = Field(default=30.0, gt=0, alias="DB_POOL_TIMEOUT")  # seconds a request waits for one
     db_custom_plans: bool = False  # see shared.db.create_engine
 
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
