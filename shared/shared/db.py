@@ -27,9 +27,10 @@ def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False, poo
     a hundred times slower (bench/audit_search.py: p99 1.9 s generic, 0.13 s custom)."""
     connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}} if custom_plans else {}
     # pool_size connections, kept: a request finding them all busy waits for one (the CPU is the
-    # limit then, not connections), and after `pool_timeout` seconds gets a 503 (shared.problems). Overflow connections, opened for a burst and closed after it,
-    # made a busy service connect, negotiate TLS and prepare its statements again several times a
-    # second: about a tenth of its CPU, and of its database backends' (py-spy, /proc).
+    # limit then, not connections), and after `pool_timeout` seconds gets a 503 (shared.problems).
+    # Overflow connections, opened for a burst and closed after it, made a busy service connect,
+    # negotiate TLS and prepare its statements again several times a second: about a tenth of its
+    # CPU, and of its database backends' (py-spy, /proc).
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=0, pool_timeout=pool_timeout,
                                  connect_args=connect_args)
     sa_event.listen(engine.sync_engine, "checkout", _refuse_closed_connection)
