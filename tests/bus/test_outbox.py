@@ -11,6 +11,7 @@ import aio_pika
 import pytest
 import sqlalchemy as sa
 
+from shared.bus import relay as relay_module
 from shared.bus.relay import scrub_published_secrets
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
@@ -144,3 +145,21 @@ async def test_a_one_statement_unit_of_work_writes_its_state_and_events_together
         await attempt()
     async with producer.engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE body->'payload'->>'widget' = 'one statement'")) == 1
+
+
+async def test_a_broker_too_slow_to_confirm_gets_smaller_batches_and_every_event_still_goes_out(
+        producer, audit_service, monkeypatch):
+    event_ids = await producer.emit(200)
+    relay = producer.relay(batch_size=100)
+    monkeypatch.setattr(relay_module, "_CONFIRM_TIMEOUT", 1e-6)  # no confirm can come in time
+    async with relaying(relay):
+        # Each failed batch halves the next, down to the floor, and nothing is marked sent.
+        await eventually(lambda: _async(relay._in_flight == relay_module._FEWEST_IN_FLIGHT), timeout=30)
+        assert await producer.unpublished(event_ids) == len(event_ids)
+
+        monkeypatch.setattr(relay_module, "_CONFIRM_TIMEOUT", 30.0)  # the broker keeps up again
+        await eventually(lambda: _all_stored(audit_service, event_ids), timeout=30)
+        # Good batches double it again, up to the configured size.
+        await eventually(lambda: _async(relay._in_flight == 100), timeout=10)
+    assert await producer.unpublished(event_ids) == 0
+    assert await audit_service.count(event_ids) == len(event_ids)  # copies sent meanwhile were dropped
