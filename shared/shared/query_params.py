@@ -16,7 +16,7 @@ from shared.problems import Problem
 
 T = typing.TypeVar("T")
 _SEQUENCE_ORIGINS = (list, tuple, set, frozenset, Sequence)
-_scalar_names_by_route: dict[int, frozenset[str]] = {}
+_NAMES = "_scalar_query_names"  # kept on the route itself (routes are not hashable), worked out once
 
 
 async def refuse_repeated_scalar_parameters(request: Request) -> None:
@@ -29,11 +29,11 @@ async def refuse_repeated_scalar_parameters(request: Request) -> None:
 
 
 def _scalar_query_names(route) -> frozenset[str]:
-    names = _scalar_names_by_route.get(id(route))
+    names = getattr(route, _NAMES, None)
     if names is None:
         names = frozenset(field.alias for field in _query_fields(route.dependant)
                           if not takes_repeated_values(field.field_info.annotation))
-        _scalar_names_by_route[id(route)] = names
+        setattr(route, _NAMES, names)
     return names
 
 
