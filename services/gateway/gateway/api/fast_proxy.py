@@ -68,9 +68,9 @@ class LeanProxy:
             attached, kind = otel_context.attach(parent), trace.SpanKind.SERVER
         else:
             parent, kind = otel_context.get_current(), trace.SpanKind.INTERNAL
-        attributes = collect_request_attributes(scope)
-        attributes["http.route"] = self._route.path
-        span = tracer().start_span(self._span_name[scope["method"]], context=parent, kind=kind, attributes=attributes)
+        span = tracer().start_span(self._span_name[scope["method"]], context=parent, kind=kind)
+        if span.is_recording():  # the attributes only for a span that is exported (shared.tracing)
+            span.set_attributes({**collect_request_attributes(scope), "http.route": self._route.path})
         started = False
 
         async def send_noting_status(message) -> None:
