@@ -20,6 +20,12 @@ from shared.tracing import inject_trace_context
 OUTBOX_CHANNEL = "outbox_ready"
 
 
+def array_params(**types) -> list[sa.BindParameter]:
+    """Bind parameters taking a list each, for set-based statements (`unnest(:ids, ...)`, `= ANY(:ids)`):
+    `array_params(ids=UUID(as_uuid=True), quantities=sa.Integer)`."""
+    return [sa.bindparam(name, type_=sa.ARRAY(type_)) for name, type_ in types.items()]
+
+
 def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False, pool_timeout: float = 30.0) -> AsyncEngine:
     """`custom_plans`: plan every execution for its own values. asyncpg prepares statements, and
     after five runs PostgreSQL may switch to a generic plan that cannot see the values; on skewed
@@ -93,9 +99,7 @@ def _environment_event_secrets() -> EventSecrets:
 # at commit).
 _outbox = sa.table("outbox", sa.column("event_id"), sa.column("routing_key"), sa.column("body"))
 _events = sa.func.unnest(
-    sa.bindparam("event_ids", type_=sa.ARRAY(UUID(as_uuid=True))),
-    sa.bindparam("routing_keys", type_=sa.ARRAY(sa.Text)),
-    sa.bindparam("bodies", type_=sa.ARRAY(sa.Text)),
+    *array_params(event_ids=UUID(as_uuid=True), routing_keys=sa.Text, bodies=sa.Text)
 ).table_valued("event_id", "routing_key", "body", with_ordinality="position").render_derived("event")
 _INSERT_OUTBOX = sa.insert(_outbox).from_select(
     ["event_id", "routing_key", "body"],

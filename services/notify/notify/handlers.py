@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Mapping
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
+from sqlalchemy.dialects.postgresql import UUID, insert
 
 from notify.db import members, notifications, org_directory, transfer_requests
 from notify.domain.mails import (
@@ -22,7 +22,7 @@ from notify.settings import NotifySettings
 from shared.auth.permissions import Role
 from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler, EventHandler, handling
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, array_params
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRemoved, MemberRoleChanged
@@ -168,15 +168,11 @@ async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUI
     return recipients
 
 
-def _uuids(name: str) -> sa.BindParameter:
-    return sa.bindparam(name, type_=ARRAY(UUID(as_uuid=True)))
-
-
 # The requests, removed: a transfer has one outcome, and the table stays small.
 _TAKE_REQUESTS = sa.text(
     "DELETE FROM transfer_requests WHERE transfer_id = ANY(:ids)"
     " RETURNING transfer_id, requested_by, notify_representative, cc_emails"
-).bindparams(_uuids("ids")).columns(transfer_requests.c.transfer_id, transfer_requests.c.requested_by,
+).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(transfer_requests.c.transfer_id, transfer_requests.c.requested_by,
                                      transfer_requests.c.notify_representative, transfer_requests.c.cc_emails)
 
 # Each org's name and default representative, either None when unknown.
@@ -184,7 +180,7 @@ _ORGS = sa.text(
     "SELECT u.id, o.name, (SELECT r.email FROM org_directory_representatives r"
     " WHERE r.org_id = u.id AND r.is_default LIMIT 1) AS default_representative"
     " FROM unnest(:ids) AS u(id) LEFT JOIN org_directory o ON o.id = u.id"
-).bindparams(_uuids("ids")).columns(sa.column("id", UUID(as_uuid=True)), sa.column("name", sa.Text),
+).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(sa.column("id", UUID(as_uuid=True)), sa.column("name", sa.Text),
                                      sa.column("default_representative", sa.Text))
 
 

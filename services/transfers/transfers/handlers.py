@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
 from shared.bus.consumer import BatchHandler, EventHandler
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
@@ -119,10 +119,6 @@ async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
         await _log_ignored(uow, unsettled)
 
 
-def _typed(**types) -> list[sa.BindParameter]:
-    return [sa.bindparam(name, type_=sa.ARRAY(type_)) for name, type_ in types.items()]
-
-
 _SETTLE_COMPLETED = sa.text(
     "UPDATE transfers t SET status = 'completed', quantity = o.quantity, action = o.action,"
     " product_name = o.product_name, product_description = o.product_description, po_number = o.po_number,"
@@ -131,7 +127,7 @@ _SETTLE_COMPLETED = sa.text(
     " :sales_orders, :completed_at) AS o(id, from_org_id, quantity, action, product_name, product_description,"
     " po_number, sales_order, completed_at)"
     " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
-).bindparams(*_typed(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), quantities=sa.Integer,
+).bindparams(*array_params(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), quantities=sa.Integer,
                      actions=sa.Text, product_names=sa.Text, product_descriptions=sa.Text, po_numbers=sa.Text,
                      sales_orders=sa.Text, completed_at=sa.DateTime(timezone=True)))
 
@@ -139,7 +135,7 @@ _SETTLE_REJECTED = sa.text(
     "UPDATE transfers t SET status = 'rejected', reason_code = o.reason_code, reason = o.reason"
     " FROM unnest(:ids, :from_org_ids, :reason_codes, :reasons) AS o(id, from_org_id, reason_code, reason)"
     " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
-).bindparams(*_typed(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), reason_codes=sa.Text, reasons=sa.Text))
+).bindparams(*array_params(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), reason_codes=sa.Text, reasons=sa.Text))
 
 
 async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | TransferRejected]) -> None:
