@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from shared.bus.consumer import EventConsumer
+from shared.bus.consumer import BatchHandler, EventConsumer
 from shared.bus.topology import CONSUMERS
 from shared.db import UnitOfWork, create_engine
 from shared.events.envelope import Envelope
@@ -105,6 +105,51 @@ async def test_poison_messages_go_to_the_dead_letter_queue_and_consumption_goes_
     later = envelope_of()
     await publish(broker, later)
     await eventually(lambda: _equals(counting_consumer(later.event_id), 1))
+
+
+async def test_a_batch_is_handled_in_the_order_its_events_came(broker, infrastructure):
+    """A batch handler takes each run of consecutive events of its kind at once, never one that
+    came after an event handled one by one: the batch means what the events would one by one."""
+    calls: list[tuple[str, list[uuid.UUID]]] = []
+
+    async def one_by_one(uow: UnitOfWork, envelope: Envelope) -> None:
+        calls.append(("one", [envelope.event_id]))
+
+    async def batched(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+        calls.append(("batch", [e.event_id for e in envelopes]))
+
+    engine = create_engine(infrastructure.database_url(CONSUMER))
+    settings = infrastructure.settings(service_name=CONSUMER)
+    consumer = EventConsumer(
+        service=CONSUMER, session_factory=async_sessionmaker(engine, expire_on_commit=False),
+        handlers={WidgetCounted.routing_key: one_by_one, "tests.widget.batched": BatchHandler(batched)},
+        amqp_url=settings.amqp_url, exchange_name=settings.events_exchange)
+    first, second, single, last = (envelope_of(event_type="tests.widget.batched"),
+                                   envelope_of(event_type="tests.widget.batched"), envelope_of(),
+                                   envelope_of(event_type="tests.widget.batched"))
+    for envelope in (first, second, single, last):
+        await publish(broker, envelope)
+    # Taken from the consumer's own queue as it would receive them (the consumer itself is not running).
+    queue, messages = await broker.get_queue(CONSUMERS[CONSUMER].name), []
+    ours = {e.event_id for e in (first, second, single, last)}
+    async with asyncio.timeout(10):
+        while ours - {Envelope.model_validate_json(m.body).event_id for m in messages}:
+            message = await queue.get(no_ack=False, fail=False)
+            if message is None:
+                await asyncio.sleep(0.05)
+            else:
+                messages.append(message)
+    try:
+        await consumer.handle_batch(messages)
+    finally:
+        await engine.dispose()
+
+    assert [(kind, ids) for kind, ids in calls if set(ids) <= ours] == [
+        ("batch", [first.event_id, second.event_id]),
+        ("one", [single.event_id]),
+        ("batch", [last.event_id]),
+    ]
+    assert await queue.get(no_ack=False, fail=False) is None  # all of them acknowledged, none handed back
 
 
 _seen_dead: set[str] = set()

@@ -13,8 +13,8 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
     """Applies a batch of transfer requests in this transaction (the inbox makes a redelivery a
     no-op), in the order they came, and reports each outcome: a completed transfer to both orgs,
     a rejected one to the sender only (the destination may be any id the sender typed). The
-    batch runs after the batch's org directory events, so an org created just before a transfer
-    to it is known."""
+    consumer hands over a run of consecutive requests, after the events that came before it: an
+    org created just before a transfer to it is known."""
     requests = [envelope.payload_as(TransferRequested) for envelope in envelopes]
     outcomes = await apply_transfers(uow.session, requests)
     for envelope, request, outcome in zip(envelopes, requests, outcomes, strict=True):

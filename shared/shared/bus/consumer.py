@@ -9,6 +9,7 @@ A message that is not a valid envelope is dead-lettered at once. The consumer ne
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -144,18 +145,24 @@ class EventConsumer:
                 if envelope.event_id in new_ids:  # else a redelivery, or a duplicate within this batch
                     new_ids.discard(envelope.event_id)
                     fresh.append(envelope)
-            for envelope in fresh:
-                await self._dispatch(uow, envelope)
-            for pattern, handler in self._batch_handlers.items():
-                matching = [e for e in fresh if routing_key_matches(pattern, e.type)]
-                if matching:
-                    # One span for the batch, linked to the trace of every event in it.
-                    links = [Link(c) for e in matching if (c := _span_context(e)) is not None]
+            # In the order they came, as one by one: a batch handler takes each run of consecutive
+            # events it handles at once, and never an event that came after one it does not (a
+            # member removed after a transfer's rejection must not change who hears of it).
+            for patterns, run in itertools.groupby(fresh, key=self._batch_patterns):
+                run = list(run)
+                for envelope in run:
+                    await self._dispatch(uow, envelope)
+                for pattern in patterns:
+                    # One span for the run, linked to the trace of every event in it.
+                    links = [Link(c) for e in run if (c := _span_context(e)) is not None]
                     with tracer().start_as_current_span(
                         f"{self.queue.name} batch process", kind=SpanKind.CONSUMER, links=links
                     ):
-                        await handler.handle(uow, matching)
+                        await self._batch_handlers[pattern].handle(uow, run)
             await uow.commit()
+
+    def _batch_patterns(self, envelope: Envelope) -> tuple[str, ...]:
+        return tuple(pattern for pattern in self._batch_handlers if routing_key_matches(pattern, envelope.type))
 
     async def _dispatch(self, uow: UnitOfWork, envelope: Envelope) -> None:
         CONSUMER_LAG.labels(self.service).observe((datetime.now(UTC) - envelope.occurred_at).total_seconds())
