@@ -20,7 +20,7 @@ from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
 from shared.query_params import refuse_repeated_scalar_parameters
 from shared.settings import ServiceSettings
-from shared.tracing import configure_tracing, instrument_app
+from shared.tracing import FASTAPI_TELEMETRY_OFF, configure_tracing, instrument_app
 
 log = get_logger(__name__)
 
@@ -66,7 +66,7 @@ def create_service_app(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(engine.dispose(), timeout=5)
 
-    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan,
+    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF,
                   dependencies=[Depends(refuse_repeated_scalar_parameters)])
     app.state.settings = settings
     app.state.engine = engine

@@ -1,10 +1,13 @@
 """OpenTelemetry: one tracer provider per process, exported over OTLP when an endpoint is set.
 
-Trace context crosses HTTP through the FastAPI instrumentation and the bus through the
-envelope's `trace_context` (also copied to the AMQP headers), as W3C traceparent.
+Trace context crosses HTTP through `ServerSpanMiddleware` and the bus through the envelope's
+`trace_context` (also copied to the AMQP headers), as W3C traceparent.
 """
 
+from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.asgi import collect_request_attributes, set_status_code
+from opentelemetry.propagators.textmap import Getter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -47,16 +50,82 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
     trace.set_tracer_provider(provider)
 
 
-def instrument_http(app) -> None:
-    """A span per request (not per body chunk: the ASGI send/receive spans cost more than they
-    tell); it carries the trace context the logs and the events take on."""
-    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+# FastAPI's own telemetry is off: ServerSpanMiddleware makes the request's span. Even with spans
+# that nobody records, a small POST through FastAPI took 1.9x the CPU with FastAPI's server spans,
+# 2.4x with all its telemetry, 2.7x with FastAPIInstrumentor, 1.4x with ours
+# (bench/http_span_overhead.py).
+FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
+_UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class _HeaderGetter(Getter):
+    """Reads the W3C headers from a request's headers as a dict of their raw bytes: the ASGI
+    instrumentation's getter decodes every header for each of the three it is asked for."""
+
+    def get(self, carrier: dict[bytes, bytes], key: str) -> list[str] | None:
+        value = carrier.get(key.encode("latin-1"))
+        return None if value is None else [value.decode("latin-1")]
+
+    def keys(self, carrier: dict[bytes, bytes]) -> list[str]:
+        return [key.decode("latin-1") for key in carrier]
+
+
+_header_getter = _HeaderGetter()
+
+
+class ServerSpanMiddleware:
+    """A span per HTTP request, carrying the trace context the logs, the events and the calls to
+    other services take on: a server span continuing the caller's trace (W3C headers), or a step
+    of the current trace for an in-process call (the portal calling the API). Its name and
+    attributes, those FastAPIInstrumentor gave, are set only for a span that is recorded
+    (shared.tracing exports nothing until an exporter is set)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["path"] in _UNTRACED_PATHS:
+            return await self.app(scope, receive, send)
+        attached = None
+        if trace.get_current_span() is trace.INVALID_SPAN:
+            parent = propagate.extract(dict(scope["headers"]), getter=_header_getter)
+            attached, kind = otel_context.attach(parent), trace.SpanKind.SERVER
+        else:
+            parent, kind = otel_context.get_current(), trace.SpanKind.INTERNAL
+        method = scope["method"]
+        span = _tracer.start_span(method, context=parent, kind=kind)
+        try:
+            with trace.use_span(span, end_on_exit=True):
+                if not span.is_recording():
+                    return await self.app(scope, receive, send)
+                span.set_attributes(collect_request_attributes(scope))
+                await self._recorded(span, method, scope, receive, send)
+        finally:
+            if attached is not None:
+                otel_context.detach(attached)
+
+    async def _recorded(self, span, method: str, scope, receive, send) -> None:
+        status = 500  # unless a response starts: an error that escapes is answered 500 further out
+
+        async def send_noting_status(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_noting_status)
+        finally:
+            route = getattr(scope.get("route"), "path", None)  # set by the router once it matched
+            if route is not None:
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+            set_status_code(span, status)
 
 
 def instrument_app(app, engine, trace_sql: bool) -> None:
-    instrument_http(app)
+    app.add_middleware(ServerSpanMiddleware)
     if trace_sql:
         # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans were about a
         # tenth of a service's CPU under load (py-spy), for nothing anyone could see.

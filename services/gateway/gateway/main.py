@@ -17,7 +17,7 @@ from shared.health import health_router
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
-from shared.tracing import configure_tracing, instrument_http
+from shared.tracing import FASTAPI_TELEMETRY_OFF, ServerSpanMiddleware, configure_tracing
 
 log = get_logger(__name__)
 
@@ -40,7 +40,7 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
             yield
 
-    app = GatewayApp(title="licensing gateway", lifespan=lifespan)
+    app = GatewayApp(title="licensing gateway", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
     app.state.settings = settings
     app.state.token_verifier = verifier_for(settings)
     app.state.rate_limits = proxy.RateLimits(settings)
@@ -54,7 +54,7 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
     app.include_router(proxy.router)
     mount_portal(app)  # the web pages: their own paths, none under /api/v1
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
-    instrument_http(app)
+    app.add_middleware(ServerSpanMiddleware)
     if lean_proxy:
         app.lean_path = LeanProxy(app, settings.service_name)
     return app

@@ -1,12 +1,12 @@
 """The lean path of the proxied API requests: what the FastAPI stack did for them, without it.
 
-A request for an API resource that a service owns went through FastAPI's telemetry, error and
-exception middlewares, the OpenTelemetry ASGI middleware, the request context, the routing and
-the dependency solving: most of the gateway's CPU per request (py-spy, 64 clients POSTing
-transfers). Here such a request gets only what a client or an operator sees of those layers
-(bench/gateway_overhead.py: 1.7 -> 1.0 ms of gateway CPU per request):
-- the server span, with the name and attributes FastAPIInstrumentor gives it, continuing the
-  client's trace (W3C headers) or, for the portal's in-process calls, the page's trace;
+A request for an API resource that a service owns went through FastAPI's error and exception
+middlewares, the request's span, the request context, the routing and the dependency solving:
+most of the gateway's CPU per request (py-spy, 64 clients POSTing transfers). Here such a
+request gets only what a client or an operator sees of those layers (bench/gateway_overhead.py:
+1.7 -> 1.0 ms of gateway CPU per request):
+- the server span (shared.tracing.ServerSpanMiddleware, as the rest of the app has), continuing
+  the client's trace (W3C headers) or, for the portal's in-process calls, the page's trace;
 - the request context of shared.middleware (X-Request-ID, the correlation id, the metrics);
 - the proxy route itself (gateway.api.proxy.proxy: 404, rate limits, token check, forwarding);
 - the app's exception handlers, so a refusal is the same problem+json, and an unexpected error
@@ -16,9 +16,6 @@ take, a path no service owns) goes through FastAPI as before.
 """
 
 from fastapi import FastAPI
-from opentelemetry import context as otel_context
-from opentelemetry import propagate, trace
-from opentelemetry.instrumentation.asgi import asgi_getter, collect_request_attributes, set_status_code
 from starlette.requests import Request
 from starlette.routing import BaseRoute
 
@@ -26,7 +23,7 @@ from gateway.api.proxy import PROXIED_METHODS, proxy
 from gateway.api.proxy import router as proxy_routes
 from gateway.domain.routing import API_PREFIX, upstream_for
 from shared.middleware import RequestContextMiddleware
-from shared.tracing import tracer
+from shared.tracing import ServerSpanMiddleware
 
 
 class GatewayApp(FastAPI):
@@ -45,54 +42,39 @@ class LeanProxy:
     def __init__(self, app: FastAPI, service: str):
         self._app = app
         self._route = _api_route()
-        self._span_name = {method: f"{method} {self._route.path}" for method in PROXIED_METHODS}
         self._handlers = {kind: handler for kind, handler in app.exception_handlers.items()
                           if kind not in (500, Exception)}  # as ExceptionMiddleware; the catch-all is below
         self._unexpected = app.exception_handlers[Exception]
         self._in_context = RequestContextMiddleware(self._respond, service=service)
+        self._traced = ServerSpanMiddleware(self._answered)
 
     def takes(self, scope) -> bool:
         path = scope.get("path", "")
         return (scope["type"] == "http" and path.startswith(f"{API_PREFIX}/")
-                and scope["method"] in self._span_name  # the methods the proxy route takes
+                and scope["method"] in PROXIED_METHODS  # the methods the proxy route takes
                 and upstream_for(path) is not None)
 
     async def __call__(self, scope, receive, send) -> None:
         scope["app"] = self._app  # request.app, as Starlette sets it: the token verifier, the proxy
-        scope["route"] = self._route  # the metrics' route label, as the router sets it
-        # As the OpenTelemetry ASGI middleware: a server span continuing the client's trace, or a
-        # step of the current one when the portal calls the API in-process.
-        attached = None
-        if trace.get_current_span() is trace.INVALID_SPAN:
-            parent = propagate.extract(scope, getter=asgi_getter)
-            attached, kind = otel_context.attach(parent), trace.SpanKind.SERVER
-        else:
-            parent, kind = otel_context.get_current(), trace.SpanKind.INTERNAL
-        span = tracer().start_span(self._span_name[scope["method"]], context=parent, kind=kind)
-        if span.is_recording():  # the attributes only for a span that is exported (shared.tracing)
-            span.set_attributes({**collect_request_attributes(scope), "http.route": self._route.path})
+        scope["route"] = self._route  # the metrics' label and the span's name, as the router sets it
+        await self._traced(scope, receive, send)
+
+    async def _answered(self, scope, receive, send) -> None:
         started = False
 
-        async def send_noting_status(message) -> None:
+        async def send_noting_start(message) -> None:
             nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-                set_status_code(span, message["status"])
+            started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            with trace.use_span(span, end_on_exit=True):
-                try:
-                    await self._in_context(scope, receive, send_noting_status)
-                except Exception as error:
-                    # As ServerErrorMiddleware: outside the request context, so without its header.
-                    if not started:
-                        response = await self._unexpected(Request(scope, receive), error)
-                        await response(scope, receive, send_noting_status)
-                    raise
-        finally:
-            if attached is not None:
-                otel_context.detach(attached)
+            await self._in_context(scope, receive, send_noting_start)
+        except Exception as error:
+            # As ServerErrorMiddleware: outside the request context, so without its header.
+            if not started:
+                response = await self._unexpected(Request(scope, receive), error)
+                await response(scope, receive, send_noting_start)
+            raise
 
     async def _respond(self, scope, receive, send) -> None:
         request = Request(scope, receive)
