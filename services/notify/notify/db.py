@@ -13,7 +13,7 @@ outbox, inbox = add_messaging_tables(metadata)
 org_directory, org_directory_representatives = add_org_directory_tables(metadata)
 
 
-def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table]:
+def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
     notifications = sa.Table(
         "notifications",
         metadata,
@@ -62,7 +62,14 @@ def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tab
         sa.Column("notify_representative", sa.Text),
         sa.Column("cc_emails", ARRAY(sa.Text), nullable=False, server_default="{}"),
     )
-    return notifications, members, transfer_requests
+    # The transfers whose outcome came before their request (a redelivery, a batch retried alone):
+    # the late request is then not kept, and takes the marker away, so neither table keeps a done transfer.
+    settled_transfers = sa.Table(
+        "settled_transfers",
+        metadata,
+        sa.Column("transfer_id", UUID(as_uuid=True), primary_key=True),
+    )
+    return notifications, members, transfer_requests, settled_transfers
 
 
-notifications, members, transfer_requests = add_notify_tables(metadata)
+notifications, members, transfer_requests, settled_transfers = add_notify_tables(metadata)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
 
-from notify.db import members, notifications, org_directory, transfer_requests
+from notify.db import members, notifications, org_directory, settled_transfers, transfer_requests
 from notify.domain.mails import (
     Mail,
     expiry_mails,
@@ -78,9 +78,10 @@ async def transfer_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """The transfer events of a batch, a few statements whatever its size. The requests are kept
     first, so an outcome finds its request even when both came in the same batch."""
     requests = [e.payload_as(TransferRequested) for e in envelopes if e.type == TransferRequested.routing_key]
+    outcomes = [(e, e.payload_as(OUTCOMES[e.type])) for e in envelopes if e.type in OUTCOMES]
+    await _lock_transfers(uow, [e.transfer_id for e in requests] + [e.transfer_id for _, e in outcomes])
     if requests:
         await remember_requests(uow, requests)
-    outcomes = [(e, e.payload_as(OUTCOMES[e.type])) for e in envelopes if e.type in OUTCOMES]
     if outcomes:
         await tell_outcomes(uow, outcomes)
 
@@ -88,19 +89,38 @@ async def transfer_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
 OUTCOMES = {TransferCompleted.routing_key: TransferCompleted, TransferRejected.routing_key: TransferRejected}
 
 
+async def _lock_transfers(uow: UnitOfWork, transfer_ids: list[uuid.UUID]) -> None:
+    """Replicas may handle a transfer's request and its outcome at the same time, each in its own
+    transaction blind to the other's rows: both would miss, and the request would be kept forever.
+    A lock per transfer, until commit, makes the second wait and then see the first's rows."""
+    # Taken in one order (sorted keys), so two batches do not deadlock (a rare deadlock between
+    # two runs of one batch PostgreSQL breaks, and the consumer retries that batch one by one).
+    keys = sorted({int.from_bytes(transfer_id.bytes[:8], "big", signed=True) for transfer_id in transfer_ids})
+    if keys:
+        await uow.session.execute(_LOCK_TRANSFERS, {"keys": keys})
+
+
 async def remember_requests(uow: UnitOfWork, events: list[TransferRequested]) -> None:
-    """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected."""
+    """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected.
+    A request whose outcome came first is not kept: its outcome is told already, to the defaults."""
+    settled = set(await uow.session.scalars(
+        _FORGET_SETTLED, {"ids": list({event.transfer_id for event in events})}
+    ))
     await insert_rows(uow.session, transfer_requests, [dict(
         transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
         requested_by=event.requested_by, notify_representative=event.notify_representative,
         cc_emails=list(event.cc_emails),
-    ) for event in events], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
+    ) for event in events if event.transfer_id not in settled], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
 
 
 async def tell_outcomes(uow: UnitOfWork, outcomes: list[tuple[Envelope, TransferCompleted | TransferRejected]]) -> None:
     taken = {row.transfer_id: row for row in await uow.session.execute(
         _TAKE_REQUESTS, {"ids": list({event.transfer_id for _, event in outcomes})}
     )}
+    # An outcome before its request: remembered, so the request, when it comes, is not kept.
+    await insert_rows(uow.session, settled_transfers, [
+        {"transfer_id": transfer_id} for transfer_id in {event.transfer_id for _, event in outcomes} - taken.keys()
+    ], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
     # A transfer's request goes to its first outcome in the batch; a later one finds none, as one by one.
     requests = [taken.pop(event.transfer_id, None) for _, event in outcomes]
     orgs = {row.id: row for row in await uow.session.execute(
@@ -167,6 +187,16 @@ async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUI
                 log.warning("transfer rejected but nobody to tell", transfer_id=str(event.transfer_id))
     return recipients
 
+
+# One transaction-scoped advisory lock per key, in the order given.
+_LOCK_TRANSFERS = sa.text(
+    "SELECT pg_advisory_xact_lock(key) FROM unnest(:keys) AS key"
+).bindparams(*array_params(keys=sa.BigInteger))
+
+# The settled markers of these transfers, removed: their late requests take them away.
+_FORGET_SETTLED = sa.text(
+    "DELETE FROM settled_transfers WHERE transfer_id = ANY(:ids) RETURNING transfer_id"
+).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(settled_transfers.c.transfer_id)
 
 # The requests, removed: a transfer has one outcome, and the table stays small.
 _TAKE_REQUESTS = sa.text(

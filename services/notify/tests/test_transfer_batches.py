@@ -4,6 +4,9 @@ batch still give exactly one mail per (event, recipient), to the same people as 
 import asyncio
 import uuid
 
+import sqlalchemy as sa
+
+from notify.db import settled_transfers, transfer_requests
 from notify.handlers import build_event_handlers
 from notify.settings import NotifySettings
 from shared.db import UnitOfWork
@@ -127,6 +130,76 @@ async def test_requests_and_outcomes_over_the_bus_with_a_redelivery_mail_each_re
         assert await recipients_of(notification_rows, app, unrequested) == [(default_rep, [])]
     assert [len(mail_server.to(rep)) for rep in chosen] == [1] * len(chosen)
     assert len(mail_server.to(default_rep)) == 1
+
+
+async def test_a_request_that_comes_after_its_outcome_leaves_no_row_behind(
+    mail_server, notify_app, infrastructure, new_email, notification_rows
+):
+    """A request delivered after its outcome (a redelivery, a batch retried alone) would be kept for
+    an outcome that has come already, forever. Once it comes, neither it nor anything about its
+    transfer is left, as after a request then its outcome; the outcome still mails the default."""
+    handlers = build_event_handlers(infrastructure.settings(NotifySettings))
+    default_rep, chosen = new_email("late-default"), new_email("late-chosen")
+    sender, receiver = an_org("Late Distri"), an_org("Late Integra", (default_rep, True))
+    late = a_request(sender, receiver, notify_representative=new_email("never-told"))
+    in_order = a_request(sender, receiver, notify_representative=chosen)
+    late_outcome, in_order_outcome = wrap(completed(late)), wrap(completed(in_order))
+    async with notify_app(mail_server) as app:
+        async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+            for event in (sender, receiver):
+                await handlers[event.routing_key](uow, wrap(event))
+            await uow.commit()
+        for batch in ([late_outcome], [wrap(late)], [wrap(in_order)], [in_order_outcome]):
+            async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+                await handlers["*.transfer.*"].handle(uow, batch)
+                await uow.commit()
+
+        assert await _kept_for(app, late.transfer_id, in_order.transfer_id) == {
+            "transfer_requests": [], "settled_transfers": []
+        }
+        assert await recipients_of(notification_rows, app, late_outcome) == [(default_rep, [])]
+        assert await recipients_of(notification_rows, app, in_order_outcome) == [(chosen, [])]
+
+
+async def test_a_request_and_its_outcome_on_two_replicas_at_once_leave_no_row_behind(
+    mail_server, notify_app, infrastructure, new_email, notification_rows
+):
+    """Two replicas share the queue: one may handle a request while another handles its outcome,
+    each in a transaction that cannot see the other's rows. The outcome waits for the request's
+    commit, then takes it: the chosen representative is told, and nothing is left."""
+    handlers = build_event_handlers(infrastructure.settings(NotifySettings))
+    chosen = new_email("replica-chosen")
+    sender, receiver = an_org("Replica Distri"), an_org("Replica Integra", (new_email("replica-default"), True))
+    request = a_request(sender, receiver, notify_representative=chosen)
+    outcome = wrap(completed(request))
+    async with notify_app(mail_server) as app:
+        async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+            for event in (sender, receiver):
+                await handlers[event.routing_key](uow, wrap(event))
+            await uow.commit()
+
+        async def other_replica_tells_the_outcome():
+            async with UnitOfWork(app.state.session_factory, producer="notify") as uow:
+                await handlers["*.transfer.*"].handle(uow, [outcome])
+                await uow.commit()
+
+        async with UnitOfWork(app.state.session_factory, producer="notify") as requesting:
+            await handlers["*.transfer.*"].handle(requesting, [wrap(request)])
+            telling = asyncio.create_task(other_replica_tells_the_outcome())
+            await asyncio.sleep(0.3)  # the other replica is at work before the request is committed
+            await requesting.commit()
+        await telling
+
+        assert await _kept_for(app, request.transfer_id) == {"transfer_requests": [], "settled_transfers": []}
+        assert await recipients_of(notification_rows, app, outcome) == [(chosen, [])]
+
+
+async def _kept_for(app, *transfer_ids: uuid.UUID) -> dict[str, list[uuid.UUID]]:
+    """What notify's database still holds about these transfers, table by table."""
+    async with app.state.engine.connect() as connection:
+        return {table.name: list(await connection.scalars(
+            sa.select(table.c.transfer_id).where(table.c.transfer_id.in_(transfer_ids))
+        )) for table in (transfer_requests, settled_transfers)}
 
 
 async def _received(mail_server, address: str, count: int = 1):
