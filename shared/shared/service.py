@@ -17,6 +17,7 @@ from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
+from shared.openapi_permissions import document_permissions
 from shared.problems import install_problem_handlers
 from shared.query_params import refuse_repeated_scalar_parameters
 from shared.settings import ServiceSettings
@@ -76,6 +77,7 @@ def create_service_app(
     app.include_router(health_router(engine, settings.amqp_url))
     for router in routers:
         app.include_router(router)
+    document_permissions(app)  # who may call each operation, from the permission table
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     instrument_app(app, engine, settings.traces_sql())
     return app

@@ -15,7 +15,7 @@ from gateway.main import create_app as create_gateway
 from identity.main import create_app as create_identity
 from notify.main import create_app as create_notify
 from orgs.main import create_app as create_orgs
-from shared.auth.dependencies import current_caller
+from shared.auth.dependencies import current_caller, dependency_calls, required_actions
 from shared.auth.permissions import Action
 from transfers.main import create_app as create_transfers
 
@@ -111,27 +111,21 @@ def _routes(service: str, app, reachable) -> Iterator[Route]:
         if not isinstance(route, APIRoute) or not reachable(context.path):
             continue
         for method in sorted(context.methods - {"HEAD"}):
-            yield Route(service, method, context.path, _guard(method, context.path, route),
+            yield Route(service, method, context.path, _guard(method, context.path, context.dependant),
                         {p.name: p.field_info.annotation for p in route.dependant.path_params},
                         any(p.field_info.is_required() for p in route.dependant.body_params))
 
 
-def _guard(method: str, path: str, route: APIRoute) -> Action | str:
-    calls = list(_dependency_calls(route.dependant))
-    actions = {call.required_action for call in calls if hasattr(call, "required_action")}
+def _guard(method: str, path: str, dependant) -> Action | str:
+    """From the route's dependencies as served (its routers' included), read as its OpenAPI entry is."""
+    actions = required_actions(dependant)
     if len(actions) == 1:
         return actions.pop()
     if actions:
         return UNGUARDED  # several actions: the table cannot say who may call it
-    if current_caller in calls or (method, path) in SIGNED_IN_AT_THE_GATEWAY:
+    if current_caller in dependency_calls(dependant) or (method, path) in SIGNED_IN_AT_THE_GATEWAY:
         return SIGNED_IN
     return PUBLIC if (method, path) in PUBLIC_ROUTES else UNGUARDED
-
-
-def _dependency_calls(dependant) -> Iterator[object]:
-    for dependency in dependant.dependencies:
-        yield dependency.call
-        yield from _dependency_calls(dependency)
 
 
 ROUTES = public_api_routes()

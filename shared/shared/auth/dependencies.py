@@ -1,8 +1,11 @@
-"""FastAPI dependencies: the verified caller (org, tier, role) and permission checks."""
+"""FastAPI dependencies: the verified caller (org, tier, role) and permission checks, and which
+action of the permission table guards a route (read from its dependencies)."""
 
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
 from shared.auth.permissions import Action, is_allowed
 from shared.auth.tokens import Caller, InvalidToken, JwksVerifier, SigningKeysUnavailable
@@ -37,5 +40,17 @@ def require(action: Action):
             raise Problem(403, f"Your role ({caller.role.value}) may not do this ({action.value}).")
         return caller
 
-    check.required_action = action  # read by the security suite to know which action guards a route
+    check.required_action = action  # read by required_actions: the route's docs and the security suite
     return Depends(check)
+
+
+def required_actions(dependant: Dependant) -> set[Action]:
+    """The actions of every `require(...)` in a route's dependency tree (one for a guarded route)."""
+    return {call.required_action for call in dependency_calls(dependant) if hasattr(call, "required_action")}
+
+
+def dependency_calls(dependant: Dependant) -> Iterator[Callable]:
+    """Every dependency a route runs, its dependencies' own included."""
+    for dependency in dependant.dependencies:
+        yield dependency.call
+        yield from dependency_calls(dependency)

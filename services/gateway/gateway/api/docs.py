@@ -23,7 +23,7 @@ async def combined_openapi(request: Request) -> dict:
     cached = getattr(request.app.state, "openapi_cache", None)
     if cached and time.monotonic() - cached[0] < _CACHE_SECONDS:
         return cached[1]
-    upstreams = {s: url for s, url in request.app.state.settings.upstream_urls().items() if s != "notify"}
+    upstreams = request.app.state.settings.upstream_urls()
     fetched = await asyncio.gather(*(_fetch(request.app.state.http, url) for url in upstreams.values()))
     documents = {service: doc for service, doc in zip(upstreams, fetched, strict=True) if doc is not None}
     missing = [service for service in upstreams if service not in documents]

@@ -78,6 +78,8 @@ def _with_errors(operation: dict) -> dict:
     responses = dict(operation.get("responses", {}))
     if "422" in responses:  # FastAPI documents its own validation error shape; ours is a problem
         responses["422"] = _problem("Invalid input: the detail names each field and why")
+    if "403" in responses:  # documented by the service for a guarded operation (x-permission says who may)
+        responses["403"] = _problem(responses["403"].get("description", "Not allowed"))
     responses["default"] = _problem("An error (not signed in, not allowed, not found, conflict...)")
     return {**operation, "responses": responses}
 
