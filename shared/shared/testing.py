@@ -92,6 +92,20 @@ def _servers():
         yield dsn, amqp, "/"
 
 
+@pytest.fixture
+def spans():
+    """The spans finished during the test, kept in memory. Added to the process's tracer provider
+    (set up by the first app), so spans are recorded from here on (shared.tracing)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()  # it stays attached to the provider, but keeps nothing more
+
+
 @pytest.fixture(scope="session")
 def infrastructure() -> TestInfrastructure:
     prefix = f"test_{uuid.uuid4().hex[:8]}"

@@ -6,8 +6,6 @@ import httpx
 import pytest
 from fastapi import APIRouter, Request
 from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.db import UnitOfWork
 from shared.service import create_service_app
@@ -16,14 +14,6 @@ from shared.tracing import tracer
 from tests.conftest import WidgetCounted, relaying
 
 CLIENT_TRACE_ID, CLIENT_SPAN_ID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-
-
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))  # the process's provider
-    yield exporter
-    exporter.shutdown()  # it stays attached to the provider, but keeps nothing more
 
 
 @pytest.fixture
@@ -76,10 +66,7 @@ async def test_a_failing_request_has_an_error_span_and_health_checks_have_none(w
     assert not [s for s in spans.get_finished_spans() if s.attributes.get("http.target") == "/healthz"]
 
 
-async def test_the_consumer_span_continues_the_trace_of_the_committing_request(producer, audit_service):
-    spans = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(spans))  # set up by the audit app
-
+async def test_the_consumer_span_continues_the_trace_of_the_committing_request(producer, audit_service, spans):
     with tracer().start_as_current_span("POST /api/v1/widgets") as request_span:
         event_ids = await producer.emit(1)
     trace_id = request_span.get_span_context().trace_id

@@ -3,10 +3,7 @@ stack did: same statuses, problems and headers, the same span continuing the cli
 same metrics. The other tests of the gateway run on it too (it is the default)."""
 
 import httpx
-import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.main import create_app
@@ -94,14 +91,6 @@ async def test_an_unexpected_error_is_the_same_500_problem(gateway_settings, ser
     assert answers[1] == answers[0]
     assert answers[1]["status"] == 500
     assert answers[1]["problem"]["detail"] == "An unexpected error occurred; it has been logged."
-
-
-@pytest.fixture
-def spans():
-    exporter = InMemorySpanExporter()
-    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))  # set up by create_app
-    yield exporter
-    exporter.shutdown()  # it stays attached to the process's provider, but keeps nothing more
 
 
 async def test_the_upstream_continues_the_clients_trace_through_the_gateways_span(gateway, bearer, spans):
