@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from shared.auth.tokens import verifier_for
 from shared.bus.consumer import EventConsumer, EventHandler
 from shared.bus.relay import OutboxRelay
+from shared.cancellation import raise_if_cancelled
 from shared.db import create_engine
 from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
@@ -47,12 +48,13 @@ def create_service_app(
     async def lifespan(app: FastAPI):
         if on_startup is not None:
             await on_startup(app)
-        workers = [_keep_running("outbox relay", _relay(settings, engine).run)]
+        workers = {"outbox relay": _relay(settings, engine).run}
         if event_handlers is not None:
-            workers.append(_keep_running("event consumer", _consumer(settings, session_factory, event_handlers).run))
+            workers["event consumer"] = _consumer(settings, session_factory, event_handlers).run
         for name, loop in (background_workers or {}).items():
-            workers.append(_keep_running(name, functools.partial(loop, app)))
-        tasks = [asyncio.create_task(w) for w in workers]
+            workers[name] = functools.partial(loop, app)
+        tasks = [asyncio.create_task(_keep_running(name, run), name=name) for name, run in workers.items()]
+        app.state.background_tasks = tasks  # the tests check that none outlives the lifespan (shared.testing)
         log.info("service started", service=settings.service_name)
         try:
             yield
@@ -63,13 +65,15 @@ def create_service_app(
                 task.cancel()
             _, stuck = await asyncio.wait(tasks, timeout=5)
             if stuck:
-                log.warning("background workers did not stop within 5 s", service=settings.service_name)
+                log.warning("background workers did not stop within 5 s", service=settings.service_name,
+                            workers=sorted(task.get_name() for task in stuck))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(engine.dispose(), timeout=5)
 
     app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF,
                   dependencies=[Depends(refuse_repeated_scalar_parameters)])
     app.state.settings = settings
+    app.state.background_tasks = []  # those of the running lifespan
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.token_verifier = verifier_for(settings)
@@ -110,6 +114,7 @@ async def _keep_running(name: str, run: Callable[[], Awaitable[None]]) -> None:
     """A background worker that fails is logged and started again, never silently gone."""
     attempt = 0
     while True:
+        raise_if_cancelled()  # not started again once stopped, even if the stop was lost (shared.cancellation)
         try:
             await run()
         except asyncio.CancelledError:

@@ -155,9 +155,23 @@ async def _drop_databases(infra: TestInfrastructure) -> None:
 
 @contextlib.asynccontextmanager
 async def running(app) -> AsyncIterator[object]:
-    """Runs an app's lifespan (relay, consumers) for the duration of the block."""
-    async with app.router.lifespan_context(app):
-        yield app
+    """Runs an app's lifespan (relay, consumers) for the duration of the block.
+
+    When the block ends, every background worker the app started has ended too: the service's own
+    shutdown gives up on a stuck worker after 5 s (the process exits anyway), but here the whole
+    session shares one event loop, and a worker left running would go on working in later tests (a
+    mail sender of another test's settings taking their mail). Such a worker fails the test here."""
+    try:
+        async with app.router.lifespan_context(app):
+            yield app
+    finally:
+        left = [task for task in app.state.background_tasks if not task.done()]
+        if left:  # stopped here (cancelled again, awaited), not in some later test
+            for task in left:
+                task.cancel()
+            await asyncio.wait(left, timeout=5)
+    if left:
+        raise AssertionError(f"background workers still running after the app stopped: {[t.get_name() for t in left]}")
 
 
 @contextlib.asynccontextmanager

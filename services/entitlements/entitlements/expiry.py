@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from entitlements.db import entitlement_lines, entitlements, expiry_notices, holdings
 from entitlements.domain.expiry import NOTICE_DAYS, days_left, notices_due
 from entitlements.ledger import today
+from shared.cancellation import raise_if_cancelled
 from shared.db import UnitOfWork
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon
 from shared.logging import get_logger
@@ -28,6 +29,7 @@ async def expiry_worker(app) -> None:
     """Runs until cancelled (create_service_app restarts it if it fails)."""
     settings = app.state.settings
     while True:
+        raise_if_cancelled()
         expired, notices = await sweep(app.state.session_factory, on=today(), batch_size=settings.expiry_batch_size)
         if expired or notices:
             log.info("expiry sweep", expired=expired, expiring_soon_notices=notices)

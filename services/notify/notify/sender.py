@@ -35,6 +35,7 @@ from notify.domain.retry import is_last_attempt, retry_delay
 from notify.metrics import NOTIFICATIONS
 from notify.rendering import Outgoing, compose
 from notify.settings import NotifySettings
+from shared.cancellation import cancel_requested, raise_if_cancelled
 from shared.events.secrets import EventSecrets
 from shared.logging import get_logger
 
@@ -70,6 +71,9 @@ class Sender:
         mailer = Mailer(self._smtp_client)
         try:
             while True:
+                # A stop can come with an SMTP reply and be lost (shared.cancellation): the lane must
+                # not claim mail after its app has stopped.
+                raise_if_cancelled()
                 try:
                     if await self.send_due(mailer):
                         continue
@@ -126,7 +130,7 @@ class Sender:
         """Claims up to `sender_batch` due notifications in one transaction and sends them one by
         one, each outcome recorded as soon as it is known; False when none is due. A mail starts
         only while its whole send budget still fits in the lease, and after a failure to reach the
-        server the rest is handed back untouched (due at once) rather than tried against it."""
+        server, or once the lane is being stopped, the rest is handed back untouched (due at once)."""
         rows = await self._claim(self.settings.sender_batch)
         if not rows:
             return False
@@ -134,7 +138,7 @@ class Sender:
         leased_until = loop.time() + self._lease().total_seconds()
         for index, row in enumerate(rows):
             # The first is always tried (it also tells whether the server is back).
-            if index and (self._server_down or loop.time() + self._send_budget() > leased_until):
+            if index and (self._server_down or cancel_requested() or loop.time() + self._send_budget() > leased_until):
                 await self._record(self._hand_back, [r.id for r in rows[index:]])
                 break
             await self.send(mailer, row)

@@ -13,6 +13,7 @@ import aio_pika
 import pytest
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 from notify.db import notifications
 from notify.main import create_app
@@ -55,6 +56,7 @@ class MailServer:
         self.refused = 0
         self.refusing = False
         self.before_next_accept = None  # an async callable, run once just before a mail is accepted
+        self.answered = threading.Event()  # set once a mail's "accepted" reply has been written to its client
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
@@ -76,8 +78,12 @@ class MailServer:
             self.received.append(Received(tuple(envelope.rcpt_tos), message, tuple(session.peer)))
         return "250 Message accepted"
 
+    def replied(self, status: str | bytes) -> None:
+        if isinstance(status, str) and status.startswith("250 Message accepted"):
+            self.answered.set()
+
     def start(self) -> None:
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = _Controller(self, hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
@@ -88,6 +94,19 @@ class MailServer:
     def to(self, address: str) -> list[Received]:
         with self._lock:
             return [r for r in self.received if address in r.recipients]
+
+
+class _Controller(Controller):
+    def factory(self):
+        return _Server(self.handler, **self.SMTP_kwargs)
+
+
+class _Server(SMTP):
+    """aiosmtpd's server, telling the MailServer each reply it has written (then in the client's socket)."""
+
+    async def push(self, status):
+        await super().push(status)
+        self.event_handler.replied(status)
 
 
 @pytest.fixture

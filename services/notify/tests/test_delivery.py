@@ -1,8 +1,9 @@
 """Exactly one email per event and recipient: redelivery sends nothing more, an SMTP outage delays
 mail without losing or duplicating any, nor does losing the database connections while a mail is
-out, and a server that keeps refusing ends in the dead letter."""
+out, a server that keeps refusing ends in the dead letter, and a stopped notify sends no more."""
 
 import asyncio
+import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from notify.db import notifications
+from notify import sender as sender_module
 from notify.handlers import build_event_handlers
 from notify.sender import Mailer, Sender
 from notify.settings import NotifySettings
@@ -160,6 +162,42 @@ async def test_a_refusing_server_is_retried_then_the_mail_is_a_dead_letter(
     assert row.attempts == 4 and "550" in row.last_error
     assert mail_server.refused == 4 and mail_server.received == []
     assert 'notifications_total{outcome="failed"}' in metrics
+
+
+async def test_notify_stopped_as_the_server_accepts_a_mail_stops_sending_for_good(
+    mail_server, notify_app, publish, new_email
+):
+    """On a loaded machine the server's reply and the stop come in the same turn of the event loop,
+    and Python 3.11's wait_for (aiosmtplib's) returns the reply, losing the cancellation: the lane
+    went on claiming mail after its app had stopped, with that app's settings (a later test's dead
+    letter ended with that app's retry limit). Stopping must still end every lane: a worker left
+    running fails the app's exit (shared.testing.running)."""
+    email = new_email("stopping")
+    held, release = threading.Event(), threading.Event()
+
+    async def hold():  # on the mail server's thread: notify waits for the reply to its mail
+        held.set()
+        await asyncio.to_thread(release.wait)
+
+    async def waiting_for_the_reply() -> bool:
+        return held.is_set()
+
+    mail_server.before_next_accept = hold
+    async with notify_app(mail_server):
+        await publish(an_invite(email))
+        await eventually(waiting_for_the_reply)
+        release.set()
+        # Blocks notify's event loop, as a loaded machine does, until the reply is in its socket: the
+        # reply and the stop that follows are handled in the same turn.
+        assert mail_server.answered.wait(timeout=10)
+    assert len(mail_server.to(email)) == 1
+    assert _running_sender_code() == []
+
+
+def _running_sender_code() -> list[asyncio.Task]:
+    """The tasks of this event loop running the sender's code (notify/sender.py), of any app."""
+    codes = {task: getattr(task.get_coro(), "cr_code", None) for task in asyncio.all_tasks()}  # None: not Python
+    return [task for task, code in codes.items() if code is not None and code.co_filename == sender_module.__file__]
 
 
 async def test_a_claimed_batch_is_handed_back_untried_once_the_server_cannot_be_reached(

@@ -4,6 +4,7 @@ import asyncio
 
 import aio_pika
 
+from shared.cancellation import raise_if_cancelled
 from shared.logging import get_logger
 
 log = get_logger(__name__)
@@ -13,6 +14,7 @@ async def connect(amqp_url: str, name: str) -> aio_pika.abc.AbstractRobustConnec
     """Connect, waiting for the broker if it is not up yet; later outages are handled by aio-pika."""
     attempt = 0
     while True:
+        raise_if_cancelled()
         try:
             return await aio_pika.connect_robust(amqp_url, client_properties={"connection_name": name})
         except (OSError, aio_pika.exceptions.AMQPConnectionError) as error:

@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import context
 from shared.bus.connection import connect
+from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
@@ -86,6 +87,7 @@ class EventConsumer:
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_depths(channel))
                 while True:
+                    raise_if_cancelled()  # a stop lost inside aio-pika's wait_for must still end the consumer
                     await self.handle_batch(await self._next_batch())
         finally:
             await connection.close()
@@ -187,6 +189,7 @@ class EventConsumer:
 
     async def _report_depths(self, channel: aio_pika.abc.AbstractChannel) -> None:
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(Exception):
                 for name, gauge in ((self.queue.name, QUEUE_DEPTH), (self.queue.dead_letter_name, DEAD_LETTERS)):
                     declared = await channel.declare_queue(name, passive=True)

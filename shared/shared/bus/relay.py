@@ -20,6 +20,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.connection import connect
+from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
 from shared.db import OUTBOX_CHANNEL
 from shared.events.catalog import CONTRACTS
@@ -83,6 +84,7 @@ class OutboxRelay:
     async def _publish_forever(self) -> None:
         failures = 0
         while True:
+            raise_if_cancelled()  # a stop lost inside aio-pika's wait_for must still end the relay
             asked = self._in_flight
             try:
                 published = await self.publish_batch()
@@ -161,6 +163,7 @@ class OutboxRelay:
     async def _report_backlog(self) -> None:
         ticks = 0
         while True:
+            raise_if_cancelled()
             with contextlib.suppress(Exception):
                 async with self._engine.begin() as conn:
                     OUTBOX_BACKLOG.labels(self.service).set((await conn.execute(_BACKLOG)).scalar_one())
