@@ -64,3 +64,15 @@ def per_unit(before: dict, after: dict, units: int) -> list[tuple[str, float]]:
     for (label, pid), seconds in after.items():
         totals[label] = totals.get(label, 0.0) + seconds - before.get((label, pid), 0.0)
     return sorted(((label, seconds * 1000 / units) for label, seconds in totals.items()), key=lambda t: -t[1])
+
+
+async def gc_seconds(session, ports: dict[str, int]) -> dict[str, float]:
+    """CPU seconds each service process has spent in garbage collections so far, from its
+    /metrics (python_gc_cpu_seconds_total, shared.heap); `session` is an aiohttp session."""
+    seconds = {}
+    for service, port in ports.items():
+        async with session.get(f"http://127.0.0.1:{port}/metrics") as answer:
+            text = await answer.text()
+        seconds[service] = sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                               if line.startswith("python_gc_cpu_seconds_total{"))
+    return seconds

@@ -16,8 +16,8 @@ recorded by the transfers service *and* the audit log holds its completion:
               completion's recorded_at (audit), both the database's clock
   throughput  N / (first POST -> the N-th transfer done)
 
-Then the same for 20 s paced below capacity (--paced-rate, 30/s): the latency of one transfer, not
-of a backlog. Then 64 clients GET /api/v1/dashboard as the distributor (the gateway asks five
+Then the same for 20 s at each paced rate (--paced-rates, 30 and 300/s): at 30/s, below capacity,
+the latency of one transfer rather than of a backlog; at 300/s, the issue's target rate. Then 64 clients GET /api/v1/dashboard as the distributor (the gateway asks five
 services for it).
 CPU: each process's CPU time (/proc) over the transfers load, per transfer (bench/process_cpu.py).
 Baseline, same run: bench/raw_transfer_baseline.py (lock the holding, two ledger rows, an outbox
@@ -40,7 +40,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from dashboard_load import dashboard_load  # noqa: E402
-from process_cpu import per_unit, snapshot  # noqa: E402
+from process_cpu import gc_seconds, per_unit, snapshot  # noqa: E402
 from raw_transfer_baseline import raw_transfer_baseline  # noqa: E402
 from system_run import (  # noqa: E402
     ADMIN_EMAIL, Api, accept_invite, connect, eventually, own_infrastructure, pg, running_system, sign_in)
@@ -146,15 +146,18 @@ async def conservation(infra) -> int:
         await conn.close()
 
 
-async def bench(system, transfers: int, clients: int, dashboards: int, paced_rate: float) -> None:
+async def bench(system, transfers: int, clients: int, dashboards: int, paced_rates: list[float]) -> None:
     infra, base = system.infra, system.base
     raw = await raw_transfer_baseline(infra.postgres_dsn, infra.amqp_url, transfers, clients)
     async with aiohttp.ClientSession() as session:
-        setup = await prepare(session, base, infra, quantity=transfers * 2 + int(paced_rate * 20))
-        before = snapshot(system.process.pid, infra.database_prefix)
+        setup = await prepare(session, base, infra, quantity=transfers * 2 + int(sum(paced_rates) * 20))
+        before, gc_before = snapshot(system.process.pid, infra.database_prefix), await gc_seconds(session, system.ports)
         result = await load(setup["distributor"], setup["body"], transfers, clients, infra)
         cpu = per_unit(before, snapshot(system.process.pid, infra.database_prefix), result["accepted_count"])
-        paced = await load(setup["distributor"], setup["body"], int(paced_rate * 20), clients, infra, paced_rate)
+        gc_after = await gc_seconds(session, system.ports)
+        in_gc = {s: (gc_after[s] - gc_before[s]) * 1000 / result["accepted_count"] for s in gc_after}
+        paced = {rate: await load(setup["distributor"], setup["body"], int(rate * 20), clients, infra, rate)
+                 for rate in paced_rates}
         dashboard = await dashboard_load(base, setup["distributor"].headers, dashboards, clients)
     rate = result["accepted_count"] / result["seconds"]
     print(f"\n{os.cpu_count()} CPUs, every service in its own process, {clients} clients (aiohttp), load average"
@@ -163,10 +166,8 @@ async def bench(system, transfers: int, clients: int, dashboards: int, paced_rat
     rows = [("raw transfer (asyncpg + aio-pika)", transfers, raw["per_second"], raw["p50"], raw["p99"]),
             ("transfer accepted (POST -> 202)", transfers, None, result["accepted_p50"], result["accepted_p99"]),
             ("transfer end to end (-> recorded and audited)", transfers, rate, result["p50"], result["p99"]),
-            (f"the same, paced at {paced_rate:g}/s: accepted", paced["accepted_count"], None, paced["accepted_p50"],
-             paced["accepted_p99"]),
-            (f"the same, paced at {paced_rate:g}/s: end to end", paced["accepted_count"], None, paced["p50"],
-             paced["p99"]),
+            *((f"the same, paced at {rate:g}/s: {what}", run["accepted_count"], None, run[f"{key}p50"], run[f"{key}p99"])
+              for rate, run in paced.items() for what, key in (("accepted", "accepted_"), ("end to end", ""))),
             ("dashboard (GET /api/v1/dashboard)", dashboards, dashboard["per_second"], dashboard["p50"],
              dashboard["p99"])]
     for name, n, per_second, p50, p99 in rows:
@@ -176,9 +177,11 @@ async def bench(system, transfers: int, clients: int, dashboards: int, paced_rat
     print(f"accepted {result['accepted_count']} of {transfers} (refused {result['refused_count']}, statuses"
           f" {result['refused']}); completed {result['completed']}; lines not conserved: {await conservation(infra)};"
           f" dashboards not whole: {dashboard['failed']}")
-    print("\nCPU per transfer during the transfers load (ms; the mail sink and this client not counted):")
+    print("\nCPU per transfer during the transfers load (ms; the mail sink and this client not counted),"
+          " and of it in garbage collections:")
     for label, milliseconds in cpu:
-        print(f"  {label:<34} {milliseconds:7.2f}")
+        collecting = f"{in_gc[label]:7.2f}" if label in in_gc else ""
+        print(f"  {label:<34} {milliseconds:7.2f} {collecting}")
     print(f"  {'all of the above':<34} {sum(ms for _, ms in cpu):7.2f}"
           f"  -> at most {os.cpu_count() * 1000 / sum(ms for _, ms in cpu):.0f} transfers/s on {os.cpu_count()} cores")
 
@@ -188,11 +191,12 @@ def main() -> int:
     parser.add_argument("--transfers", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=64)
     parser.add_argument("--dashboards", type=int, default=1000)
-    parser.add_argument("--paced-rate", type=float, default=30.0, help="transfers/s of the paced run (20 s)")
+    parser.add_argument("--paced-rates", type=lambda text: [float(rate) for rate in text.split(",")],
+                        default=[30.0, 300.0], help="transfers/s of each paced run (20 s each), comma-separated")
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     with own_infrastructure("bench") as infra, running_system(infra, Path(f"/tmp/{infra.database_prefix}")) as system:
-        asyncio.run(bench(system, args.transfers, args.clients, args.dashboards, args.paced_rate))
+        asyncio.run(bench(system, args.transfers, args.clients, args.dashboards, args.paced_rates))
     return 0
 
 

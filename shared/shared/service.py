@@ -16,6 +16,7 @@ from shared.cancellation import raise_if_cancelled
 from shared.db import create_engine
 from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
+from shared.heap import startup_heap_frozen
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.openapi_permissions import document_permissions
@@ -57,7 +58,8 @@ def create_service_app(
         app.state.background_tasks = tasks  # the tests check that none outlives the lifespan (shared.testing)
         log.info("service started", service=settings.service_name)
         try:
-            yield
+            with startup_heap_frozen():
+                yield
         finally:
             # Shutdown is bounded: a worker stuck in cleanup must not keep the process from exiting
             # (unacknowledged messages are redelivered, unpublished outbox rows wait for the next relay).

@@ -14,6 +14,7 @@ from gateway.settings import GatewaySettings
 from gateway.upstream import create_client
 from shared.auth.tokens import verifier_for
 from shared.health import health_router
+from shared.heap import startup_heap_frozen
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
@@ -38,7 +39,8 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
             app.state.upstream_session = session  # also the dashboard's: many small calls at once
             app.state.proxy = ReverseProxy(session, settings.upstream_urls())
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
-            yield
+            with startup_heap_frozen():
+                yield
 
     app = GatewayApp(title="licensing gateway", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
     app.state.settings = settings
