@@ -2,7 +2,8 @@
 number); the activations log lists and exports them."""
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Set
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from entitlements.api.idempotency import idempotency_scope
-from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
+from entitlements.api.listing import Order, SearchText, Window
 from entitlements.db import activations, products
 from entitlements.domain.transfers import Refusal
 from entitlements.ledger import ActivationRequest, find_line
@@ -141,39 +142,84 @@ async def deactivate(
     return answer
 
 
-def _activations_of(caller: Caller) -> sa.Select:
-    return (
+@dataclass(frozen=True)
+class ActivationFilters:
+    """The log's filters; dates are whole UTC days, both ends included."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    product_id: uuid.UUID | None = None
+    search: str | None = None
+
+    def params(self, org_id: uuid.UUID) -> dict:
+        """The bind parameters of the caller's activations with these filters: only those of the
+        filters set, so their names are the statement's shape (`_activations`)."""
+        values = {
+            "org_id": org_id,
+            "created_from": None if self.date_from is None else datetime.combine(self.date_from, time.min, UTC),
+            "created_before": None if self.date_to is None
+            else datetime.combine(self.date_to + timedelta(days=1), time.min, UTC),
+            "product_id": self.product_id,
+            "pattern": contains_pattern(self.search) if self.search and self.search.strip() else None,
+        }
+        return {name: value for name, value in values.items() if value is not None}
+
+
+def _activations(given: Set[str], *sort_keys: sa.ColumnElement) -> sa.Select:
+    """The activations of the org `org_id`, filtered by the parameters `given` (their names), with
+    `sort_keys` as extra columns."""
+    query = (
         sa.select(
             activations.c.id, activations.c.entitlement_id, activations.c.product_id,
             products.c.name.label("product_name"), activations.c.quantity, activations.c.project_name,
             activations.c.project_manager, activations.c.serial_number, activations.c.activated_by,
             activations.c.activated_by_name, activations.c.status, activations.c.created_at,
-            activations.c.deactivated_at, activations.c.deactivated_by,
+            activations.c.deactivated_at, activations.c.deactivated_by, *sort_keys,
         )
         .join(products, products.c.id == activations.c.product_id)
-        .where(activations.c.org_id == caller.org_id)
+        .where(activations.c.org_id == sa.bindparam("org_id", type_=activations.c.org_id.type))
     )
-
-
-def _filtered(query: sa.Select, *, date_from: date | None, date_to: date | None, product_id: uuid.UUID | None,
-              search: str | None) -> sa.Select:
-    """Dates are whole UTC days, both ends included."""
-    if date_from is not None:
-        query = query.where(activations.c.created_at >= datetime.combine(date_from, time.min, UTC))
-    if date_to is not None:
-        query = query.where(activations.c.created_at < datetime.combine(date_to + timedelta(days=1), time.min, UTC))
-    if product_id is not None:
-        query = query.where(activations.c.product_id == product_id)
-    if search and search.strip():
-        pattern = contains_pattern(search)
+    moment = activations.c.created_at.type
+    if "created_from" in given:
+        query = query.where(activations.c.created_at >= sa.bindparam("created_from", type_=moment))
+    if "created_before" in given:
+        query = query.where(activations.c.created_at < sa.bindparam("created_before", type_=moment))
+    if "product_id" in given:
+        query = query.where(activations.c.product_id == sa.bindparam("product_id", type_=activations.c.product_id.type))
+    if "pattern" in given:
+        pattern = sa.bindparam("pattern", type_=sa.Text)
         query = query.where(sa.or_(*(c.ilike(pattern, escape="\\") for c in (
             activations.c.project_name, activations.c.project_manager, activations.c.serial_number,
             products.c.name, activations.c.entitlement_id))))
     return query
 
 
-SORTS = ("created_at", "product_name", "project_name", "project_manager", "activated_by", "quantity",
-         "entitlement_id", "serial_number")
+# Per sort: the column of the listed rows it orders by, and its type (for the cursor).
+SORT_KEYS = {
+    "created_at": ("created_at", datetime), "product_name": ("product_name", str),
+    "project_name": ("project_name", str), "project_manager": ("project_manager_key", str),
+    "activated_by": ("activated_by_key", str), "quantity": ("quantity", int),
+    "entitlement_id": ("entitlement_id", str), "serial_number": ("serial_number_key", str),
+}
+SORTS = tuple(SORT_KEYS)
+
+# Page statements by shape (listing.py): the filters set, the window's shape. The dashboard asks
+# for a customer's recent activations on every load.
+_pages: dict[tuple, sa.Select] = {}
+
+
+def _page_statement(given: frozenset[str], window: Window) -> sa.Select:
+    shape = (given, window.shape)
+    statement = _pages.get(shape)
+    if statement is None:
+        listed = _activations(
+            given,
+            sa.func.coalesce(activations.c.project_manager, "").label("project_manager_key"),
+            sa.func.coalesce(activations.c.activated_by_name, "").label("activated_by_key"),
+            sa.func.coalesce(activations.c.serial_number, "").label("serial_number_key"),
+        ).subquery()
+        statement = _pages[shape] = window.cut(sa.select(listed), listed.c[SORT_KEYS[window.sort][0]], listed.c.id)
+    return statement
 
 
 @router.get("", response_model=Page[ActivationOut])
@@ -189,25 +235,16 @@ async def list_activations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    listed = _filtered(_activations_of(caller).add_columns(
-        sa.func.coalesce(activations.c.project_manager, "").label("project_manager_key"),
-        sa.func.coalesce(activations.c.activated_by_name, "").label("activated_by_key"),
-        sa.func.coalesce(activations.c.serial_number, "").label("serial_number_key"),
-    ), date_from=date_from, date_to=date_to, product_id=product_id, search=search).subquery()
-    a = listed.c
-    columns = {
-        "created_at": (a.created_at, datetime), "product_name": (a.product_name, str),
-        "project_name": (a.project_name, str), "project_manager": (a.project_manager_key, str),
-        "activated_by": (a.activated_by_key, str), "quantity": (a.quantity, int),
-        "entitlement_id": (a.entitlement_id, str), "serial_number": (a.serial_number_key, str),
-    }
-    query = keyset_page(sa.select(listed), columns=columns, sort=sort, order=order, id_column=a.id,
-                        id_type=uuid.UUID, cursor=cursor, limit=limit)
+    window = Window.of(sort=sort, order=order, cursor=cursor, limit=limit, value_type=SORT_KEYS[sort][1],
+                       id_type=uuid.UUID)
+    params = ActivationFilters(date_from=date_from, date_to=date_to, product_id=product_id,
+                               search=search).params(caller.org_id)
+    statement = _page_statement(frozenset(params), window)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
+        rows = (await session.execute(statement, {**params, **window.params()})).mappings().all()
     return Page[ActivationOut](
         items=[ActivationOut.model_validate(dict(r)) for r in rows[:limit]],
-        next_cursor=next_cursor(rows, columns=columns, sort=sort, order=order, limit=limit, id_key="id"),
+        next_cursor=window.next_cursor(rows, value_key=SORT_KEYS[sort][0], id_key="id"),
     )
 
 
@@ -225,13 +262,14 @@ async def export_activations(
     search: SearchText = None,
 ):
     """Every activation that matches the filters, newest first, read through a server-side cursor."""
-    query = _filtered(_activations_of(caller), date_from=date_from, date_to=date_to, product_id=product_id,
-                      search=search).order_by(activations.c.created_at.desc(), activations.c.id.desc())
+    params = ActivationFilters(date_from=date_from, date_to=date_to, product_id=product_id,
+                               search=search).params(caller.org_id)
+    query = _activations(params).order_by(activations.c.created_at.desc(), activations.c.id.desc())
     session_factory = request.app.state.session_factory
 
     async def rows() -> AsyncIterator[tuple]:
         async with session_factory() as session:
-            result = await session.stream(query.execution_options(yield_per=500))
+            result = await session.stream(query.execution_options(yield_per=500), params)
             async for r in result.mappings():
                 yield (r["created_at"], r["product_name"], r["project_name"], r["project_manager"],
                        r["activated_by_name"] or r["activated_by"], r["quantity"], r["entitlement_id"],

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.api.idempotency import idempotency_scope
 from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
-from entitlements.api.scope import held_lines
+from entitlements.api.scope import held_by, held_lines
 from entitlements.db import entitlement_lines, entitlement_number, entitlements, products
 from entitlements.domain.entitlements import STATUSES, entitlement_id_for, repeated
 from entitlements.ledger import change_holding, today
@@ -110,8 +110,9 @@ class EntitlementSummary(BaseModel):
     total_available: int
 
 
-def effective_status(on: date) -> sa.ColumnElement:
-    """The status users see (the SQL twin of domain.entitlements.effective_status)."""
+def effective_status(on: date | sa.BindParameter) -> sa.ColumnElement:
+    """The status users see (the SQL twin of domain.entitlements.effective_status). A statement
+    kept for reuse takes the day as a bind parameter: the date changes under it."""
     return sa.case(
         (sa.and_(entitlements.c.expiration_date.is_not(None), entitlements.c.expiration_date < on), "expired"),
         else_=entitlements.c.status,
@@ -183,7 +184,7 @@ async def entitlement_detail(
 
 
 async def _detail(session: AsyncSession, caller: Caller, entitlement_id: str) -> EntitlementDetail | None:
-    held = held_lines(caller)
+    held = held_lines(caller.tier)
     rows = (
         await session.execute(
             sa.select(
@@ -200,7 +201,8 @@ async def _detail(session: AsyncSession, caller: Caller, entitlement_id: str) ->
                 .join(products, products.c.id == entitlement_lines.c.product_id)
             )
             .where(entitlements.c.id == entitlement_id)
-            .order_by(products.c.name, products.c.id)
+            .order_by(products.c.name, products.c.id),
+            held_by(caller),
         )
     ).mappings().all()
     if not rows:
@@ -222,7 +224,7 @@ SORTS = ("entitlement_id", "sales_order", "status", "product", "description", "o
 
 def _summaries(caller: Caller, product_pattern: str | None) -> sa.Subquery:
     """One row per entitlement the caller holds part of, with the sort keys of every column."""
-    held = held_lines(caller)
+    held = held_lines(caller.tier)
     by_name = (products.c.name, products.c.id)
     query = (
         sa.select(
@@ -306,7 +308,7 @@ async def list_entitlements(
     query = keyset_page(query, columns=columns, sort=sort, order=order, id_column=s.entitlement_id, id_type=str,
                         cursor=cursor, limit=limit)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
+        rows = (await session.execute(query, held_by(caller))).mappings().all()
     return Page[EntitlementSummary](
         items=[EntitlementSummary.model_validate(dict(r)) for r in rows[:limit]],
         next_cursor=next_cursor(rows, columns=columns, sort=sort, order=order, limit=limit, id_key="entitlement_id"),

@@ -5,6 +5,9 @@ A distributor, integrator or customer sees the lines it has received any of (its
 with its own running totals. The vendor issued everything: it sees every line, with the whole
 quantity as received and transferred, and what is still unactivated or activated anywhere.
 An org also sees what each of its child orgs holds (their detail panels), and nothing further.
+
+The holder's org is a bind parameter (`held_by`), so a statement built once serves every holder
+of a tier.
 """
 
 import uuid
@@ -37,9 +40,10 @@ async def holder_for(session: AsyncSession, caller: Caller, org_id: uuid.UUID | 
     return Holder(child.id, Tier(child.tier))
 
 
-def held_lines(holder: Holder | Caller) -> sa.Subquery:
-    """Columns: line_id, received, available, transferred, activated (integers, never null)."""
-    if holder.tier == Tier.VENDOR:
+def held_lines(tier: Tier) -> sa.Subquery:
+    """Columns: line_id, received, available, transferred, activated (integers, never null), of
+    the holder given by `held_by` at execution (the vendor's: every line)."""
+    if tier == Tier.VENDOR:
         totals = (
             sa.select(
                 holdings.c.line_id,
@@ -63,6 +67,12 @@ def held_lines(holder: Holder | Caller) -> sa.Subquery:
     return (
         sa.select(holdings.c.line_id, holdings.c.received, holdings.c.available, holdings.c.transferred,
                   holdings.c.activated)
-        .where(holdings.c.org_id == holder.org_id, holdings.c.received > 0)
+        .where(holdings.c.org_id == sa.bindparam("holder_org_id", type_=holdings.c.org_id.type),
+               holdings.c.received > 0)
         .subquery("held")
     )
+
+
+def held_by(holder: Holder | Caller) -> dict:
+    """The parameters of a statement over `held_lines`."""
+    return {"holder_org_id": holder.org_id}
