@@ -60,14 +60,21 @@ def encode_cursor(*key: Any) -> str:
 def older_than_cursor(query: sa.Select, cursor: str | None, moment_column, id_column) -> sa.Select:
     """Newest-first keyset paging: the rows strictly after the cursor's (moment, id) in that order.
     The query must order by (moment desc, id desc) and ask for limit + 1 rows."""
-    if not cursor:
+    key = moment_and_id(cursor)
+    if key is None:
         return query
+    return query.where(sa.tuple_(moment_column, id_column) < key)
+
+
+def moment_and_id(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    """The (moment, id) a newest-first cursor holds; None without a cursor."""
+    if not cursor:
+        return None
     moment, last_id = decode_cursor(cursor, 2)
     try:
-        key = (datetime.fromisoformat(moment), uuid.UUID(last_id))
+        return datetime.fromisoformat(moment), uuid.UUID(last_id)
     except (TypeError, ValueError) as error:
         raise Problem(400, "The cursor is not one this API gave out; start again without it.") from error
-    return query.where(sa.tuple_(moment_column, id_column) < key)
 
 
 def newest_first_page(rows, limit: int, model: type[BaseModel], moment_field: str, id_field: str) -> Page:

@@ -2,5 +2,6 @@
 anywhere, case-insensitively, with the wildcards a user typed (%, _) taken literally."""
 
 
-def contains_pattern(text: str) -> str:
-    return "%" + text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def contains_pattern(text: str, strip: bool = True) -> str:
+    text = text.strip() if strip else text
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

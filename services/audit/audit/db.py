@@ -44,6 +44,8 @@ audit_chain = sa.Table(
     sa.Column("prev_hash", BYTEA, nullable=False),
     sa.Column("hash", BYTEA, nullable=False),
     sa.UniqueConstraint("org_id", "event_id", name="audit_chain_once_per_org"),
+    # An org's records newest first: its latest page reads a page's worth of entries (audit.queries).
+    sa.Index("audit_chain_newest", "org_id", sa.text("occurred_at DESC"), sa.text("event_id DESC")),
 )
 
 # The last link of each org's chain; its row lock serializes the appends of that org across replicas.

@@ -158,3 +158,28 @@ async def test_a_refused_invite_leaves_its_key_free(identity, new_member):
     assert refused.status_code == 422
     assert await count(identity, sa.select(idempotency_keys.c.key).where(
         idempotency_keys.c.key == headers["Idempotency-Key"])) == 0
+
+
+async def test_two_orgs_asking_in_turn_each_get_their_own_members_and_total(identity, new_member, password_hash):
+    # The list's statements are built once per shape and shared: one org's values must never stay in them.
+    orgs = {uuid.uuid4(): [("Ann", "Roe"), ("Abe", "Roe"), ("Bob", "Poe")], uuid.uuid4(): [("Al", "Roe"), ("Cy", "Poe")]}
+    headers = {org: await signed_in_admin(identity, new_member, org) for org in orgs}
+    async with identity.app.state.session_factory() as session:
+        for org, names in orgs.items():
+            for first_name, last_name in names:
+                await session.execute(sa.insert(members).values(
+                    id=uuid.uuid4(), org_id=org, tier="distributor", email=f"{first_name.lower()}{uuid.uuid4().hex[:6]}@x.com",
+                    first_name=first_name, last_name=last_name, role="viewer", password_hash=password_hash, status="active"))
+        await session.commit()
+    first, second = orgs
+    for org in (first, second, first):
+        everyone = (await identity.get("/api/v1/members", params={"limit": 1, "include_total": "true"},
+                                       headers=headers[org])).json()
+        assert everyone["total"] == len(orgs[org]) + 1  # and the admin who signed in
+        roes = (await identity.get("/api/v1/members", params={"q": "roe", "role": "viewer", "include_total": "true"},
+                                   headers=headers[org])).json()
+        assert roes["total"] == sum(1 for _, last_name in orgs[org] if last_name == "Roe")
+        assert {m["first_name"] for m in roes["items"]} == {f for f, last_name in orgs[org] if last_name == "Roe"}
+    for org, names in orgs.items():
+        listed = await walk(identity, "/api/v1/members", headers[org], role="viewer", sort="first_name")
+        assert [m["first_name"] for m in listed] == sorted(f for f, _ in names)

@@ -179,3 +179,23 @@ async def test_a_key_belongs_to_its_caller(api, distributor, issue_token):
                                                                        "Idempotency-Key": key})
     assert ours.status_code == theirs.status_code == 201
     assert ours.json()["id"] != theirs.json()["id"] and "Idempotent-Replayed" not in theirs.headers
+
+
+async def test_two_distributors_asking_in_turn_each_get_their_own_integrators_and_total(api, distributor, issue_token):
+    # The list's statements are built once per shape and shared: one org's values must never stay in them.
+    first, second = await distributor(), await distributor()
+    names = {first: ["f1", "f2", "f3"], second: ["s1", "s2"]}
+    for org, own in names.items():
+        for name in own:
+            body = company(name, country="DE")
+            assert (await api.post("/api/v1/integrators", json=body, headers=as_(issue_token, org))).status_code == 201
+    for params in ({"limit": 1, "include_total": "true"}, {"country": "de", "q": "", "include_total": "true"},
+                   {"q": "1", "sort": "name", "include_total": "true"}):
+        for org in (first, second, first):
+            page = (await api.get("/api/v1/integrators", params=params, headers=as_(issue_token, org))).json()
+            own = [n for n in names[org] if params.get("q", "") in n]
+            assert page["total"] == len(own), (params, org)
+            assert {item["name"] for item in page["items"]} <= set(own)
+        seen = {org: [i["name"] for i in await walk(api, "/api/v1/integrators", as_(issue_token, org), sort="name")]
+                for org in (first, second)}
+        assert seen == {first: ["f1", "f2", "f3"], second: ["s1", "s2"]}

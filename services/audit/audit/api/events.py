@@ -13,12 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from audit.api.filters import AuditQueryParams
 from audit.db import audit_events
 from audit.domain.display import display_moment
-from audit.queries import AuditFilter, resolve_members, select_events
+from audit.queries import AuditFilter, newest_page, resolve_members, select_events
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.csv_export import CsvFile, csv_response
-from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
+from shared.pagination import Cursor, Limit, Page, encode_cursor, moment_and_id, older_than_cursor
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"])
 
@@ -52,12 +52,17 @@ async def list_audit_events(
     cursor: Cursor = None,
 ):
     """Newest first; `?limit=20` is the dashboards' recent list, `?subject_id=` a record's activity."""
+    wanted, after = query.for_org(caller), moment_and_id(cursor)
     async with request.app.state.session_factory() as session:
-        wanted = await resolve_members(session, query.for_org(caller))
-        statement = older_than_cursor(
-            select_events(wanted).limit(limit + 1), cursor, audit_events.c.occurred_at, audit_events.c.event_id
-        )
-        rows = (await session.execute(statement)).all()
+        newest = newest_page(wanted, after, limit + 1)
+        if newest is not None:
+            rows = (await session.execute(*newest)).all()
+        else:
+            wanted = await resolve_members(session, wanted)
+            statement = older_than_cursor(
+                select_events(wanted).limit(limit + 1), cursor, audit_events.c.occurred_at, audit_events.c.event_id
+            )
+            rows = (await session.execute(statement)).all()
     items = [_public(row, query.zone) for row in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:

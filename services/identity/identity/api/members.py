@@ -16,7 +16,8 @@ from shared.db import UnitOfWork
 from shared.events.identity import MemberRemoved, MemberRoleChanged
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.problems import Problem
-from shared.sorting import SortBy, SortOrder, fetch_sorted_page
+from shared.search import contains_pattern
+from shared.sorting import SortBy, SortedList, SortOrder
 from shared.validation import Text
 
 router = APIRouter()
@@ -56,22 +57,31 @@ _SORTS = {"name": members.c.first_name + " " + members.c.last_name, "first_name"
           "role": members.c.role, "created_at": members.c.created_at}
 
 
+def _active_members(present: frozenset[str]) -> sa.Select:
+    """An org's active members; the values are bind parameters (SortedList)."""
+    query = sa.select(*_COLUMNS).where(members.c.org_id == sa.bindparam("org_id", type_=members.c.org_id.type), _ACTIVE)
+    if "role" in present:
+        query = query.where(members.c.role == sa.bindparam("role", type_=members.c.role.type))
+    if "pattern" in present:
+        pattern = sa.bindparam("pattern", type_=sa.Text)
+        query = query.where(sa.or_(*(column.ilike(pattern, escape="\\") for column in
+                                     (members.c.first_name, members.c.last_name, members.c.email, members.c.phone))))
+    return query
+
+
+_MEMBERS = SortedList(_active_members, _SORTS, members.c.id)
+
+
 @router.get("/api/v1/members")
 async def list_members(request: Request, caller=require(Action.VIEW_MEMBERS), role: Role | None = None,
                        q: Annotated[Annotated[Text, Field(max_length=254)] | None, Query()] = None,
                        sort: SortBy(_SORTS) = "created_at",
                        order: SortOrder = None, limit: Limit = 50, cursor: Cursor = None,
                        include_total: IncludeTotal = False) -> Page[Member]:
-    query = sa.select(*_COLUMNS).where(members.c.org_id == caller.org_id, _ACTIVE)
-    if role:
-        query = query.where(members.c.role == role)
-    if q:
-        query = query.where(sa.or_(*(column.icontains(q, autoescape=True) for column in
-                                     (members.c.first_name, members.c.last_name, members.c.email,
-                                      members.c.phone))))
+    values = {"org_id": caller.org_id, "role": role.value if role else None,
+              "pattern": contains_pattern(q, strip=False) if q else None}
     async with request.app.state.session_factory() as session:
-        return await fetch_sorted_page(session, query, _SORTS, sort, order, members.c.id, cursor, limit, Member,
-                                       include_total)
+        return await _MEMBERS.fetch(session, values, sort, order, cursor, limit, Member, include_total)
 
 
 @router.get("/api/v1/members/{member_id}")

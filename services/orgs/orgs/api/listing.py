@@ -14,7 +14,7 @@ from orgs.db import organizations
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.query_params import on_the_loop
 from shared.search import contains_pattern
-from shared.sorting import SortBy, SortOrder, fetch_sorted_page
+from shared.sorting import SortBy, SortedList, SortOrder
 from shared.validation import Text
 
 SEARCHED = ("name", "email_domain", "country", "contact_name", "contact_email")
@@ -44,15 +44,31 @@ class ListQuery:
 ListParameters = Annotated[ListQuery, Depends(on_the_loop(ListQuery))]
 
 
-async def list_children(request: Request, parent_id: uuid.UUID, tier: str, params: ListQuery) -> Page[PartnerOut]:
+def _children(present: frozenset[str]) -> sa.Select:
+    """A parent's children of one tier and status; the values are bind parameters (SortedList)."""
+    org = organizations.c
     query = sa.select(organizations).where(
-        organizations.c.parent_id == parent_id, organizations.c.tier == tier, organizations.c.status == params.status
+        org.parent_id == sa.bindparam("parent_id", type_=org.parent_id.type),
+        org.tier == sa.bindparam("tier", type_=org.tier.type),
+        org.status == sa.bindparam("status", type_=org.status.type),
     )
-    if params.country:
-        query = query.where(organizations.c.country == params.country.upper())
-    if params.q and params.q.strip():
-        pattern = contains_pattern(params.q)
-        query = query.where(sa.or_(*(organizations.c[c].ilike(pattern, escape="\\") for c in SEARCHED)))
+    if "country" in present:
+        query = query.where(org.country == sa.bindparam("country", type_=org.country.type))
+    if "pattern" in present:
+        pattern = sa.bindparam("pattern", type_=sa.Text)
+        query = query.where(sa.or_(*(org[c].ilike(pattern, escape="\\") for c in SEARCHED)))
+    return query
+
+
+CHILDREN = SortedList(_children, SORTS, organizations.c.id)
+
+
+async def list_children(request: Request, parent_id: uuid.UUID, tier: str, params: ListQuery) -> Page[PartnerOut]:
+    values = {
+        "parent_id": parent_id, "tier": tier, "status": params.status,
+        "country": params.country.upper() if params.country else None,
+        "pattern": contains_pattern(params.q) if params.q and params.q.strip() else None,
+    }
     async with request.app.state.session_factory() as session:
-        return await fetch_sorted_page(session, query, SORTS, params.sort, params.order, organizations.c.id,
-                                       params.cursor, params.limit, PartnerOut, params.include_total)
+        return await CHILDREN.fetch(session, values, params.sort, params.order, params.cursor, params.limit,
+                                    PartnerOut, params.include_total)
