@@ -10,7 +10,6 @@ columns must be NOT NULL. The cursor names its sort and order: a cursor from ano
         return await fetch_sorted_page(session, query, sorts, sort, order, orgs.c.id, cursor, limit, PartnerOut)
 """
 
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -19,7 +18,8 @@ import sqlalchemy as sa
 from fastapi import Query
 from pydantic import AfterValidator, BaseModel
 
-from shared.pagination import Page, count_matching, decode_cursor, encode_cursor
+from shared.keyset import Window, text
+from shared.pagination import Page, count_matching
 from shared.problems import Problem
 
 
@@ -44,7 +44,6 @@ SortOrder = Annotated[
 ]
 
 _SORT_VALUE = "_sort_value"
-_BAD_CURSOR = "The cursor is not one this API gave out for this sort; start again without it."
 
 
 def _is_text(expression) -> bool:
@@ -52,7 +51,10 @@ def _is_text(expression) -> bool:
 
 
 def _sort_key(expression):
-    return sa.func.lower(sa.func.coalesce(expression, "")) if _is_text(expression) else expression
+    if not _is_text(expression):
+        return expression
+    # Typed as the column, so the cursor's key is bound as text.
+    return sa.func.lower(sa.func.coalesce(expression, ""), type_=expression.type)
 
 
 def resolve_order(sorts: Mapping[str, Any], sort: str, order: str | None) -> str:
@@ -69,31 +71,16 @@ def sorted_page_query(
 ) -> sa.Select:
     """`query` ordered by the sort column (then id), after the cursor, limit + 1 rows; each row
     carries its sort value for the next cursor."""
-    order = resolve_order(sorts, sort, order)
-    key = _sort_key(sorts[sort])
-    descending = order == "desc"
-    query = query.add_columns(key.label(_SORT_VALUE))
-    if cursor:
-        after = _cursor_position(cursor, sort, order, sorts[sort])
-        position = sa.tuple_(key, id_column)
-        query = query.where(position < after if descending else position > after)
-    ordering = (key.desc(), id_column.desc()) if descending else (key.asc(), id_column.asc())
-    return query.order_by(*ordering).limit(limit + 1)
+    window = _window(sorts, sort, order, cursor, limit)
+    return _page_query(query, sorts[sort], window, id_column, with_values=True)
 
 
 def sorted_page(rows, limit: int, model: type[BaseModel], sort: str, order: str | None, sorts: Mapping[str, Any],
                 id_field: str = "id") -> Page:
     """The page of `limit` rows (fetched limit + 1) and the cursor to the next one, if any."""
-    order = resolve_order(sorts, sort, order)
-    items = [model.model_validate(dict(row)) for row in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        value = last[_SORT_VALUE]
-        next_cursor = encode_cursor(
-            sort, order, value.isoformat() if isinstance(value, datetime) else value, str(last[id_field])
-        )
-    return Page[model](items=items, next_cursor=next_cursor)
+    window = Window(sort, resolve_order(sorts, sort, order), None, limit)
+    return Page[model](items=[model.model_validate(dict(row)) for row in rows[:limit]],
+                       next_cursor=window.next_cursor(rows, key_field=_SORT_VALUE, id_field=id_field))
 
 
 async def fetch_sorted_page(
@@ -125,17 +112,14 @@ class SortedList:
         """`values`: the filters' values by bind parameter name; an optional filter left out is None."""
         present = frozenset(name for name, value in values.items() if value is not None)
         params = {name: value for name, value in values.items() if value is not None}
-        order = resolve_order(self.sorts, sort, order)
-        shape = (present, sort, order, bool(cursor))
+        window = _window(self.sorts, sort, order, cursor, limit)
+        shape = (present, window.shape)
         page_query = self._pages.get(shape)
         if page_query is None:
-            page_query = self._pages[shape] = _bound_page_query(
-                self.filtered(present), self.sorts[sort], order, self.id_column, bool(cursor))
-        page_params = {**params, "rows": limit + 1}
-        if cursor:
-            page_params["after_key"], page_params["after_id"] = _cursor_position(cursor, sort, order, self.sorts[sort])
-        rows = (await session.execute(page_query, page_params)).mappings().all()
-        page = sorted_page(rows, limit, model, sort, order, self.sorts)
+            page_query = self._pages[shape] = _page_query(self.filtered(present), self.sorts[sort], window,
+                                                          self.id_column)
+        rows = (await session.execute(page_query, {**params, **window.params()})).mappings().all()
+        page = sorted_page(rows, limit, model, sort, window.order, self.sorts)
         if include_total:
             count = self._counts.get(present)
             if count is None:
@@ -144,29 +128,22 @@ class SortedList:
         return page
 
 
-def _bound_page_query(query: sa.Select, column, order: str, id_column, after: bool) -> sa.Select:
-    """sorted_page_query's statement with the cursor's position and the row count as bind parameters."""
+def _window(sorts: Mapping[str, Any], sort: str, order: str | None, cursor: str | None, limit: int) -> Window:
+    """The page asked for; the cursor's sort value is read back as the column's type (a 400 if not)."""
+    order = resolve_order(sorts, sort, order)
+    column = sorts[sort]
+    if isinstance(column.type, sa.DateTime):
+        read_key = datetime.fromisoformat
+    else:
+        read_key = text if _is_text(column) else _as_given
+    return Window.of(sort=sort, order=order, cursor=cursor, limit=limit, read_key=read_key)
+
+
+def _as_given(value: Any) -> Any:
+    return value
+
+
+def _page_query(query: sa.Select, column, window: Window, id_column, with_values: bool = False) -> sa.Select:
+    """The window's page of `query`; each row carries its sort value for the next cursor."""
     key = _sort_key(column)
-    descending = order == "desc"
-    query = query.add_columns(key.label(_SORT_VALUE))
-    if after:
-        position = sa.tuple_(key, id_column)
-        bound = sa.tuple_(sa.bindparam("after_key", type_=column.type), sa.bindparam("after_id", type_=id_column.type))
-        query = query.where(position < bound if descending else position > bound)
-    ordering = (key.desc(), id_column.desc()) if descending else (key.asc(), id_column.asc())
-    return query.order_by(*ordering).limit(sa.bindparam("rows", type_=sa.Integer))
-
-
-def _cursor_position(cursor: str, sort: str, order: str, expression) -> tuple[Any, uuid.UUID]:
-    """The (sort value, id) of the last row of the previous page; a 400 for any other cursor."""
-    cursor_sort, cursor_order, value, last_id = decode_cursor(cursor, 4)
-    if (cursor_sort, cursor_order) != (sort, order):
-        raise Problem(400, _BAD_CURSOR)
-    try:
-        if isinstance(expression.type, sa.DateTime):
-            value = datetime.fromisoformat(value)
-        elif _is_text(expression) and not isinstance(value, str):
-            raise ValueError(value)
-        return value, uuid.UUID(last_id)
-    except (TypeError, ValueError, AttributeError) as error:
-        raise Problem(400, _BAD_CURSOR) from error
+    return window.cut(query.add_columns(key.label(_SORT_VALUE)), key, id_column, with_values=with_values)

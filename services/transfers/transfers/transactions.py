@@ -14,6 +14,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from shared.keyset import Window
 from shared.org_directory import org_directory, org_directory_representatives
 from shared.search import contains_pattern
 from transfers.db import transfers
@@ -27,29 +28,6 @@ class TransactionFilters:
     action_type: str | None = None
     counterparty_id: uuid.UUID | None = None
     po_number_contains: str | None = None
-
-
-@dataclass(frozen=True)
-class Window:
-    """One page: sorted by `sort` then id, after a cursor's (sort key, id), `limit` rows plus one
-    (which tells whether there is a next page)."""
-
-    sort: str
-    descending: bool
-    after: tuple | None
-    limit: int
-
-    def cut(self, query: sa.Select, key, id_column) -> sa.Select:
-        if self.after is not None:
-            position = sa.tuple_(key, id_column)
-            after = sa.tuple_(sa.bindparam("after_key", type_=key.type), sa.bindparam("after_id", type_=id_column.type))
-            query = query.where(position < after if self.descending else position > after)
-        order = [key.desc(), id_column.desc()] if self.descending else [key.asc(), id_column.asc()]
-        return query.order_by(*order).limit(sa.bindparam("rows", type_=sa.Integer))
-
-    def params(self) -> dict:
-        after = dict(zip(("after_key", "after_id"), self.after, strict=True)) if self.after is not None else {}
-        return {**after, "rows": self.limit + 1}
 
 
 def _sort_keys(occurred_at, product_name, action_type, quantity, entitlement_id, po_number, sales_order) -> dict:
@@ -121,8 +99,7 @@ def page_query(org_id: uuid.UUID, filters: TransactionFilters, window: Window) -
     """The window's page (with the counterparty's name and the sort key, for the next cursor) and
     its parameters. The statement is built once per shape: which filters are set, the sort, the
     direction, a cursor or not."""
-    shape = (tuple(value is not None and value != "" for value in vars(filters).values()),
-             window.sort, window.descending, window.after is not None)
+    shape = (tuple(value is not None and value != "" for value in vars(filters).values()), window.shape)
     statement = _pages.get(shape)
     if statement is None:
         statement = _pages[shape] = TransactionsLog(filters, window).page_query()

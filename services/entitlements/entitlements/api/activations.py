@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from entitlements.api.idempotency import idempotency_scope
-from entitlements.api.listing import Order, SearchText, Window
+from entitlements.api.listing import Order, SearchText, window_of
 from entitlements.db import activations, products
 from entitlements.domain.transfers import Refusal
 from entitlements.ledger import ActivationRequest, find_line
@@ -25,6 +25,7 @@ from shared.csv_export import CsvFile, csv_response
 from shared.db import UnitOfWork
 from shared.events.entitlements import ActivationDeactivated, LicensesActivated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.keyset import Window
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
@@ -235,7 +236,7 @@ async def list_activations(
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    window = Window.of(sort=sort, order=order, cursor=cursor, limit=limit, value_type=SORT_KEYS[sort][1],
+    window = window_of(sort=sort, order=order, cursor=cursor, limit=limit, value_type=SORT_KEYS[sort][1],
                        id_type=uuid.UUID)
     params = ActivationFilters(date_from=date_from, date_to=date_to, product_id=product_id,
                                search=search).params(caller.org_id)
@@ -244,7 +245,7 @@ async def list_activations(
         rows = (await session.execute(statement, {**params, **window.params()})).mappings().all()
     return Page[ActivationOut](
         items=[ActivationOut.model_validate(dict(r)) for r in rows[:limit]],
-        next_cursor=window.next_cursor(rows, value_key=SORT_KEYS[sort][0], id_key="id"),
+        next_cursor=window.next_cursor(rows, key_field=SORT_KEYS[sort][0], id_field="id"),
     )
 
 

@@ -11,13 +11,14 @@ from pydantic import BaseModel
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 
 from entitlements.api.entitlements import effective_status
-from entitlements.api.listing import Order, SearchText, Window
+from entitlements.api.listing import Order, SearchText, window_of
 from entitlements.api.scope import Holder, held_by, held_lines, holder_for
 from entitlements.db import entitlement_lines, entitlements, products
 from entitlements.ledger import today
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
+from shared.keyset import Window
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
@@ -145,13 +146,13 @@ async def licensed_products(
     searching = bool(search and search.strip())
     async with request.app.state.session_factory() as session:
         holder = await holder_for(session, caller, org_id)  # an org not the caller's: 404 before any cursor check
-        window = Window.of(sort=sort, order=order, cursor=cursor, limit=limit, value_type=SORT_KEYS[sort][1],
+        window = window_of(sort=sort, order=order, cursor=cursor, limit=limit, value_type=SORT_KEYS[sort][1],
                            id_type=uuid.UUID)
         params = {**_params(holder), **window.params(), **({"pattern": contains_pattern(search)} if searching else {})}
         rows = (await session.execute(_page_statement(holder.tier, searching, window), params)).mappings().all()
     return Page[LicensedProduct](
         items=[LicensedProduct.model_validate(dict(r)) for r in rows[:limit]],
-        next_cursor=window.next_cursor(rows, value_key=SORT_KEYS[sort][0], id_key="product_id"),
+        next_cursor=window.next_cursor(rows, key_field=SORT_KEYS[sort][0], id_field="product_id"),
     )
 
 

@@ -13,7 +13,8 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.csv_export import CsvFile, csv_response
-from shared.pagination import Cursor, Limit, Page, decode_cursor, encode_cursor
+from shared.keyset import Window, text
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import Direction, SortBy
 from shared.validation import Text, documented
@@ -25,7 +26,7 @@ from transfers.domain.transactions import (
     range_end,
     range_start,
 )
-from transfers.transactions import TransactionFilters, Window, export_query, page_query, representatives_of
+from transfers.transactions import TransactionFilters, export_query, page_query, representatives_of
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 
@@ -115,23 +116,17 @@ Filters = Annotated[TransactionFilters, Depends(transaction_filters)]
 Sort = SortBy(SORTABLE)
 
 
-def _after(cursor: str | None, sort: str, order: str) -> tuple | None:
-    """The (sort key, id) a cursor points past; it must come from the same sort and order."""
-    if not cursor:
-        return None
-    cursor_sort, cursor_order, value, last_id = decode_cursor(cursor, 4)
-    try:
-        if (cursor_sort, cursor_order) != (sort, order):
-            raise ValueError("another sort")
-        if sort == "occurred_at":
-            value = datetime.fromisoformat(value)
-        elif sort == "quantity" and not isinstance(value, int):
-            raise ValueError("not a quantity")
-        elif sort != "quantity" and not isinstance(value, str):
-            raise ValueError("not text")
-        return value, uuid.UUID(last_id)
-    except (TypeError, ValueError) as error:
-        raise Problem(400, "The cursor is not one this API gave out for this sort; start again without it.") from error
+def _read_key(sort: str):
+    """How a cursor's sort key is read back: a moment, a quantity, or text."""
+    if sort == "occurred_at":
+        return datetime.fromisoformat
+    return _quantity if sort == "quantity" else text
+
+
+def _quantity(value) -> int:
+    if not isinstance(value, int):
+        raise ValueError(value)
+    return value
 
 
 @router.get("", response_model=Page[TransactionOut])
@@ -144,7 +139,7 @@ async def list_transactions(
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    window = Window(sort, order == "desc", _after(cursor, sort, order), limit)
+    window = Window.of(sort=sort, order=order, cursor=cursor, limit=limit, read_key=_read_key(sort))
     query, params = page_query(caller.org_id, filters, window)
     async with request.app.state.session_factory() as session:
         rows = (await session.execute(query, params)).mappings().all()
@@ -158,12 +153,7 @@ async def list_transactions(
         )
         for row in page
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        key = last["sort_key"].isoformat() if isinstance(last["sort_key"], datetime) else last["sort_key"]
-        next_cursor = encode_cursor(sort, order, key, str(last["id"]))
-    return Page[TransactionOut](items=items, next_cursor=next_cursor)
+    return Page[TransactionOut](items=items, next_cursor=window.next_cursor(rows, key_field="sort_key", id_field="id"))
 
 
 @router.get("/export.csv", response_class=CsvFile)
