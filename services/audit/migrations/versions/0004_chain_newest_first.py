@@ -14,10 +14,17 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "audit_chain_newest", "audit_chain", ["org_id", sa.text("occurred_at DESC"), sa.text("event_id DESC")]
-    )
+    # CONCURRENTLY: a long chain is indexed while the audit consumer goes on appending to it (a plain
+    # CREATE INDEX would hold its inserts for the whole build). It cannot run inside a transaction,
+    # and a build that failed half-way leaves an invalid index behind, so that one goes first.
+    with op.get_context().autocommit_block():
+        op.execute("DROP INDEX CONCURRENTLY IF EXISTS audit_chain_newest")
+        op.create_index(
+            "audit_chain_newest", "audit_chain", ["org_id", sa.text("occurred_at DESC"), sa.text("event_id DESC")],
+            postgresql_concurrently=True,
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("audit_chain_newest", "audit_chain")
+    with op.get_context().autocommit_block():
+        op.drop_index("audit_chain_newest", "audit_chain", postgresql_concurrently=True)
