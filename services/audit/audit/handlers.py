@@ -40,7 +40,7 @@ async def remember_members(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
 def _row(envelope: Envelope) -> dict:
     record = describe(envelope.type, envelope.payload)
     actor = [envelope.actor_org_id] if envelope.actor_org_id else []
-    payload = stored_payload(envelope.payload)
+    payload = stored_payload(envelope.type, envelope.payload)
     return {
         "event_id": envelope.event_id,
         "type": envelope.type,

@@ -68,7 +68,7 @@ def _chain_existing_records() -> None:
     heads: dict = {}
     for row in rows:
         record = dict(row)
-        record["payload"] = stored_payload(record["payload"])
+        record["payload"] = stored_payload(record["type"], record["payload"])
         record["subject_ids"] = subject_ids(record["payload"], record["actor_org_id"], record["actor_user_id"])
         bind.execute(
             sa.text("UPDATE audit_events SET payload = CAST(:payload AS jsonb), subject_ids = :subjects"
