@@ -19,11 +19,11 @@ def _gauged(metrics: str, name: str, generation: int) -> float:
 async def test_a_running_service_freezes_its_startup_objects_and_reports_its_collections(infrastructure):
     app = create_service_app(infrastructure.settings(service_name="orgs"))
     try:
-        assert gc.get_freeze_count() == 0
+        frozen_before = gc.get_freeze_count()  # not 0 if another test's app runs on
         async with running(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                                    base_url="http://orgs") as client:
             # The app's routes, tables and pools are all left out of every collection.
-            assert gc.get_freeze_count() > 50_000
+            assert gc.get_freeze_count() > max(frozen_before, 50_000)
             assert gc.get_threshold()[0] == YOUNG_GENERATION_SIZE
             before = (await client.get("/metrics")).text
             gc.collect(0)
