@@ -17,7 +17,8 @@ turn. Then it reads the hops off the services' own tables, all on the database's
   end to end                   requested_at → the later of transfers' and audit's
 
 Each rate runs on its own holding's transfers, counted by requested_at. No assertions: it prints
-p50 / p90 / p99 per hop and rate, and the CPU per transfer of each process at that rate.
+the system's CPU while idle (5 s, before the first rate), then per rate p50 / p90 / p99 per hop and
+the CPU per transfer of each process.
 """
 
 import argparse
@@ -90,6 +91,13 @@ async def bench(system, rates: list[float], seconds: float) -> None:
     infra = system.infra
     async with aiohttp.ClientSession() as session:
         setup = await prepare(session, system.base, infra, quantity=int(sum(rates) * seconds) + 10)
+        # The system's own CPU with no load (pollers, timers): what every rate pays besides its transfers.
+        idle_before, idle_started = snapshot(system.process.pid, infra.database_prefix), time.monotonic()
+        await asyncio.sleep(5)
+        idle = per_unit(idle_before, snapshot(system.process.pid, infra.database_prefix), 1)
+        idle_seconds = time.monotonic() - idle_started
+        print(f"idle: {sum(ms for _, ms in idle) / idle_seconds / 10:.1f}% of one core; busiest: "
+              + ", ".join(f"{name} {ms / idle_seconds / 10:.1f}%" for name, ms in idle[:4]))
         for rate in rates:
             since = time.time()
             before = snapshot(system.process.pid, infra.database_prefix)
@@ -99,6 +107,7 @@ async def bench(system, rates: list[float], seconds: float) -> None:
             print(f"\npaced at {rate:g}/s for {seconds:g} s: {len(hops['end to end'])} transfers completed;"
                   f" accepted p50 {result['accepted_p50']:.1f} ms; CPU {sum(ms for _, ms in cpu):.1f} ms per transfer"
                   f" ({rate * sum(ms for _, ms in cpu) / 10:.0f}% of one core)")
+            print("  CPU ms per transfer: " + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu if ms >= 0.05))
             print(f"  {'hop':<26} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
             for hop, values in hops.items():
                 if values:

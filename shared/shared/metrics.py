@@ -16,4 +16,9 @@ CONSUMER_LAG = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 QUEUE_DEPTH = Gauge("consumer_queue_depth", "Messages waiting in the consumer's queue", ["service", "queue"])
+BATCHES_LINGERED = Counter(
+    "bus_batches_lingered_total",
+    "Batches a relay or consumer began a moment late, being behind, so that more events share them (shared.bus.linger)",
+    ["service", "worker"],
+)
 DEAD_LETTERS = Gauge("dead_letter_queue_depth", "Messages in the consumer's dead-letter queue", ["service", "queue"])

@@ -97,6 +97,8 @@ def _relay(settings: ServiceSettings, engine) -> OutboxRelay:
         exchange_name=settings.events_exchange,
         batch_size=settings.outbox_batch_size,
         poll_interval=settings.outbox_poll_interval,
+        linger=settings.bus_linger,
+        behind_after=settings.bus_behind_after,
     )
 
 
@@ -109,6 +111,8 @@ def _consumer(settings: ServiceSettings, session_factory, handlers: Mapping[str,
         exchange_name=settings.events_exchange,
         prefetch=settings.consumer_prefetch,
         batch_size=settings.consumer_batch_size,
+        linger=settings.bus_linger,
+        behind_after=settings.bus_behind_after,
     )
 
 

@@ -44,6 +44,11 @@ class ServiceSettings(BaseSettings):
     events_exchange: str = "licensing.events"
     consumer_prefetch: int = 256
     consumer_batch_size: int = 128
+    # While behind (the events taken are older than `bus_behind_after` seconds), a relay or a
+    # consumer waits `bus_linger` seconds before its next batch, for more events to share it
+    # (shared.bus.linger); 0 never waits.
+    bus_linger: float = Field(default=0.02, ge=0, le=1, alias="BUS_LINGER")
+    bus_behind_after: float = Field(default=0.02, ge=0, alias="BUS_BEHIND_AFTER")
 
     # Fernet keys (comma separated, the sealing one first) that seal the secret fields of events
     # (an invite's token) from the producer's outbox to the consumer that uses them.

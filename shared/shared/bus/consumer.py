@@ -5,6 +5,7 @@ it is acknowledged only after that commit. A redelivered event finds its id ther
 nothing. Messages are handled in batches (one commit for many) and, when a batch fails, one by
 one, so a failing message is retried alone: after the queue's delivery limit it is dead-lettered.
 A message that is not a valid envelope is dead-lettered at once. The consumer never stops for one.
+While behind, it waits a moment before a batch, for more messages to share it (shared.bus.linger).
 """
 
 import asyncio
@@ -26,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import context
 from shared.bus.connection import connect
+from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
 from shared.db import UnitOfWork
@@ -63,6 +65,8 @@ class EventConsumer:
         exchange_name: str,
         prefetch: int = 256,
         batch_size: int = 128,
+        linger: float = LINGER_SECONDS,
+        behind_after: float = BEHIND_AFTER_SECONDS,
     ):
         """`handlers` maps routing-key patterns (AMQP topic syntax) to the handler of those events."""
         self.service = service
@@ -74,6 +78,7 @@ class EventConsumer:
         self._exchange_name = exchange_name
         self._prefetch = prefetch
         self._batch_size = batch_size
+        self._linger = Linger(service, "consumer", linger, behind_after)
         self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
 
     async def run(self) -> None:
@@ -94,6 +99,8 @@ class EventConsumer:
 
     async def _next_batch(self) -> list[AbstractIncomingMessage]:
         batch = [await self._received.get()]
+        if self._received.qsize() < self._batch_size - 1:  # else a whole batch is here already
+            await self._linger.before_batch()
         while len(batch) < self._batch_size and not self._received.empty():
             batch.append(self._received.get_nowait())
         return batch
@@ -109,6 +116,7 @@ class EventConsumer:
                 parsed.append((message, envelope))
         if not parsed:
             return
+        self._linger.batch_taken((datetime.now(UTC) - parsed[0][1].occurred_at).total_seconds())
         try:
             await self._handle_in_one_transaction(parsed)
         except Exception as error:

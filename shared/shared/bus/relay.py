@@ -3,6 +3,7 @@
 Safe with several replicas: rows are claimed with FOR UPDATE SKIP LOCKED, so two relays never
 publish the same row at once. A crash between publish and mark republishes (at least once);
 consumers' inboxes make that harmless. A returned (unroutable) or nacked message stays unsent.
+While behind, it waits a moment after a wake-up, for more commits to share the batch (shared.bus.linger).
 
 Published rows are kept a day (for inspection), but the fields a contract marks secret (an
 invite's token) are removed from them five minutes after publishing: the event carried them to its
@@ -20,6 +21,7 @@ from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.bus.connection import connect
+from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
 from shared.db import OUTBOX_CHANNEL
@@ -31,7 +33,8 @@ from shared.tracing import extract_trace_context, tracer
 log = get_logger(__name__)
 
 _CLAIM = sa.text(
-    "SELECT id, event_id, routing_key, body::text AS body, body->'trace_context' ->> 'traceparent' AS traceparent"
+    "SELECT id, event_id, routing_key, body::text AS body, body->'trace_context' ->> 'traceparent' AS traceparent,"
+    " extract(epoch FROM now() - created_at)::float8 AS age"
     " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
 )
 _MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
@@ -57,6 +60,8 @@ class OutboxRelay:
         exchange_name: str,
         batch_size: int = 500,
         poll_interval: float = 0.5,
+        linger: float = LINGER_SECONDS,
+        behind_after: float = BEHIND_AFTER_SECONDS,
     ):
         self.service = service
         self._engine = engine
@@ -66,6 +71,7 @@ class OutboxRelay:
         self._in_flight = batch_size  # this batch's size: halved after a failed batch, doubled after a good one
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
+        self._linger = Linger(service, "relay", linger, behind_after)
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
 
@@ -103,6 +109,7 @@ class OutboxRelay:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wakeup.wait(), self._poll_interval)
                 self._wakeup.clear()
+                await self._linger.before_batch()
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
@@ -111,6 +118,7 @@ class OutboxRelay:
             rows = (await conn.execute(_CLAIM, {"limit": self._in_flight})).all()
             if not rows:
                 return 0
+            self._linger.batch_taken(rows[0].age)  # rows come oldest first
             outcomes = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
             confirmed = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if confirmed:
