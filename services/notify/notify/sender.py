@@ -45,6 +45,38 @@ log = get_logger(__name__)
 # tokens were sealed) are dropped once the mail is out.
 _SECRET_CONTEXT_KEYS = ("accept_url", *SEALED_CONTEXT_KEYS)
 
+# The statements of every mail, built once (building one and working out its cache key cost about
+# as much as running it: py-spy, session 8).
+_due = (
+    sa.select(notifications.c.id)
+    .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
+    .order_by(notifications.c.next_attempt_at, notifications.c.id)
+    .limit(sa.bindparam("limit"))
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+# Not "unreachable" while leased: waking those rows must not hand these to another lane.
+_CLAIM = (
+    sa.update(notifications)
+    .where(notifications.c.id.in_(_due))
+    .values(next_attempt_at=sa.func.now() + sa.bindparam("lease", type_=sa.Interval), server_unreachable=False)
+    .returning(*notifications.c)
+)
+_SENT = (
+    sa.update(notifications)
+    .where(notifications.c.id == sa.bindparam("notification_id"))
+    .values(
+        state="sent",
+        sent_at=sa.func.now(),
+        attempts=notifications.c.attempts + 1,
+        last_error=None,
+        server_unreachable=False,
+        context=notifications.c.context.op("-", return_type=JSONB)(
+            sa.cast(sa.literal(list(_SECRET_CONTEXT_KEYS)), sa.ARRAY(sa.Text))
+        ),
+    )
+)
+
 
 class Sender:
     def __init__(self, settings: NotifySettings, session_factory: async_sessionmaker[AsyncSession]):
@@ -182,21 +214,7 @@ class Sender:
     async def _claim(self, limit: int) -> list:
         """Up to `limit` due rows, leased in one statement; committed before any mail goes out."""
         async with self._session_factory() as session, session.begin():
-            due = (
-                sa.select(notifications.c.id)
-                .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
-                .order_by(notifications.c.next_attempt_at, notifications.c.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-                .scalar_subquery()
-            )
-            # Not "unreachable" while leased: waking those rows must not hand these to another lane.
-            rows = await session.execute(
-                sa.update(notifications)
-                .where(notifications.c.id.in_(due))
-                .values(next_attempt_at=sa.func.now() + self._lease(), server_unreachable=False)
-                .returning(*notifications.c)
-            )
+            rows = await session.execute(_CLAIM, {"limit": limit, "lease": self._lease()})
             return sorted(rows.all(), key=lambda row: row.created_at)
 
     async def _hand_back(self, session: AsyncSession, ids: list) -> None:
@@ -224,20 +242,7 @@ class Sender:
                 delay = min(delay * 2, 2.0)
 
     async def _sent(self, session: AsyncSession, row) -> None:
-        await session.execute(
-            sa.update(notifications)
-            .where(notifications.c.id == row.id)
-            .values(
-                state="sent",
-                sent_at=sa.func.now(),
-                attempts=notifications.c.attempts + 1,
-                last_error=None,
-                server_unreachable=False,
-                context=notifications.c.context.op("-", return_type=JSONB)(
-                    sa.cast(sa.literal(list(_SECRET_CONTEXT_KEYS)), sa.ARRAY(sa.Text))
-                ),
-            )
-        )
+        await session.execute(_SENT, {"notification_id": row.id})
 
     async def _failed_attempt(self, session: AsyncSession, row, error: str, *, unreachable: bool) -> None:
         if unreachable:
