@@ -26,9 +26,12 @@ async def create_integrator(page: Page, name: str, representatives: list[str]) -
     await dialog.get_by_label("Company name").fill(name)
     await dialog.get_by_label("Country").fill("DE")
     for index, email in enumerate(representatives):
+        rep = dialog.locator("fieldset.representative").nth(index)
         if index:
             await dialog.get_by_role("button", name="Add representative").click()
-        rep = dialog.locator("fieldset.representative").nth(index)
+            # The new row's Email takes the focus once the form is swapped in; filling before that
+            # can lose the next field's text to it (seen under load: the first name in the Email).
+            await expect(rep.get_by_label("Email")).to_be_focused()
         await rep.get_by_label("Email").fill(email)
         await rep.get_by_label("First name").fill(email.split("@")[0])
         await rep.get_by_label("Last name").fill("Rep")
