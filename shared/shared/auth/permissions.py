@@ -51,6 +51,7 @@ class Action(StrEnum):
     CREATE_DISTRIBUTORS = "distributors:create"
     VIEW_MEMBERS = "members:view"
     MANAGE_MEMBERS = "members:manage"
+    MANAGE_NOTIFICATIONS = "notifications:manage"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -85,6 +86,8 @@ PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
     Action.CREATE_DISTRIBUTORS: (frozenset({Tier.VENDOR}), frozenset({Role.ADMIN})),
     Action.VIEW_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR})),
     Action.MANAGE_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN})),
+    # Delivery records name people and their addresses: the same people as the members' rights.
+    Action.MANAGE_NOTIFICATIONS: (frozenset(Tier), frozenset({Role.ADMIN})),
 }
 
 

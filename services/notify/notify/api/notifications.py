@@ -2,8 +2,8 @@
 state, newest first, so an Admin sees what failed for good (the dead letter);
 POST /api/v1/notifications/{id}/retry: sends a failed one again.
 
-Delivery records name people and their addresses, so they follow the members' rights: Admins
-(the permission table's `members:manage`; a dedicated action would be clearer, see the report).
+Delivery records name people and their addresses, so only Admins see and retry them (the
+permission table's `notifications:manage`).
 """
 
 import uuid
@@ -57,7 +57,7 @@ def _of_org(org_id: uuid.UUID):
 @router.get("", response_model=Page[NotificationPublic])
 async def list_notifications(
     request: Request,
-    caller: Caller = require(Action.MANAGE_MEMBERS),
+    caller: Caller = require(Action.MANAGE_NOTIFICATIONS),
     state: State | None = Query(default=None, description="Only the notifications in this state"),
     limit: Limit = 50,
     cursor: Cursor = None,
@@ -78,7 +78,7 @@ async def list_notifications(
 
 @router.post("/{notification_id}/retry", response_model=NotificationPublic)
 async def retry_notification(
-    notification_id: uuid.UUID, request: Request, caller: Caller = require(Action.MANAGE_MEMBERS)
+    notification_id: uuid.UUID, request: Request, caller: Caller = require(Action.MANAGE_NOTIFICATIONS)
 ):
     """A failed notification is queued again with a fresh budget of attempts (e.g. after a long outage)."""
     async with request.app.state.session_factory() as session, session.begin():
