@@ -60,6 +60,10 @@ class Producer:
             **({"poll_interval": 0.1} | overrides),
         )
 
+    async def published(self, event_ids) -> bool:
+        """Every one of these events is out (for `eventually`)."""
+        return await self.unpublished(event_ids) == 0
+
     async def unpublished(self, event_ids) -> int:
         async with self.engine.connect() as conn:
             return (

@@ -103,25 +103,21 @@ async def test_a_relay_behind_publishes_the_commits_of_its_wait_in_one_batch(pro
         # batch: two commits, one after the other, bring it to the present.
         for _ in range(2):
             settling = await producer.emit(1)
-            await eventually(lambda: _published(producer, settling), timeout=30)
+            await eventually(lambda: producer.published(settling), timeout=30)
         waits_before = lingered(producer.service, "relay")
         on_time = await producer.emit(1)
-        await eventually(lambda: _published(producer, on_time))
+        await eventually(lambda: producer.published(on_time))
         assert lingered(producer.service, "relay") == waits_before
 
     old = await producer.emit(1)
     await asyncio.sleep(0.6)  # older than behind_after when the relay starts and takes it
     async with relaying(producer.relay(linger=1.0, behind_after=0.5)):
-        await eventually(lambda: _published(producer, old))
+        await eventually(lambda: producer.published(old))
         during_the_wait = [event_id for _ in range(3) for event_id in await producer.emit(1)]  # three commits
-        await eventually(lambda: _published(producer, during_the_wait))
+        await eventually(lambda: producer.published(during_the_wait))
 
     async with producer.engine.connect() as conn:
         published_at = (await conn.execute(sa.text(
             "SELECT DISTINCT published_at FROM outbox WHERE event_id = ANY(:ids)"), {"ids": during_the_wait})).all()
     assert len(published_at) == 1, "the three commits went out in one batch (one claim, one published_at)"
     assert lingered(producer.service, "relay") == waits_before + 1
-
-
-async def _published(producer, event_ids) -> bool:
-    return await producer.unpublished(event_ids) == 0

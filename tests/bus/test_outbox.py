@@ -100,7 +100,7 @@ async def test_an_invite_token_goes_out_sealed_then_leaves_the_database(producer
     async with relaying(producer.relay()):
         message = await eventually(lambda: queue.get(fail=False))
         # The relay marks the row published just after the broker's confirm: let it commit that.
-        await eventually(lambda: _published(producer, event_id))
+        await eventually(lambda: producer.published([event_id]))
     assert token not in message.body.decode()
     sealed = Envelope.model_validate_json(message.body).payload["token"]
     assert EventSecrets.from_settings(producer.infrastructure.settings()).open(sealed) == token
@@ -112,10 +112,6 @@ async def test_an_invite_token_goes_out_sealed_then_leaves_the_database(producer
         await scrub_published_secrets(conn, kept_seconds=0)
     payload = json.loads(await stored_body())["payload"]
     assert "token" not in payload and payload["email"] == "new@example.com"
-
-
-async def _published(producer, event_id) -> bool:
-    return await producer.unpublished([event_id]) == 0
 
 
 async def test_a_one_statement_unit_of_work_writes_its_state_and_events_together_or_not_at_all(producer):
