@@ -1,20 +1,24 @@
 """The development mail page: what the local sink caught, newest first, with the text and links,
 and nothing at all unless development mail is switched on."""
 
+import asyncio
+import importlib.util
 import mailbox
 import smtplib
 import socket
+import subprocess
+import sys
 from email.message import EmailMessage
+from pathlib import Path
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from cryptography.fernet import Fernet
-from aiosmtpd.handlers import Mailbox
 from fastapi import FastAPI
 
 from gateway.api.mail import router
 from gateway.settings import GatewaySettings
+from shared.devtools import port_listening
 from shared.problems import install_problem_handlers
 
 
@@ -96,25 +100,53 @@ async def test_the_pages_do_not_exist_unless_development_mail_is_on(maildir, mon
         assert response.status_code == 404 and "eve@example.com" not in response.text
 
 
-async def test_mail_stored_by_the_sink_of_make_run_is_listed(maildir):
-    """The same sink `make run` starts (aiosmtpd's Mailbox handler), fed over SMTP."""
+async def test_mail_stored_by_the_sink_of_make_run_is_listed(maildir, capsys):
+    """The sink `make run` starts (deploy/run/mail_sink.py, its own process), fed over SMTP: the
+    page shows the mail, and the runner prints one line for it, once."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    sink = Controller(Mailbox(str(maildir)), hostname="127.0.0.1", port=port)
-    sink.start()
+    sink = subprocess.Popen([sys.executable, str(RUN_DIR / "mail_sink.py"), f"127.0.0.1:{port}", str(maildir)])
     try:
+        await eventually_listening(port)
         message = EmailMessage()
         message["From"] = "no-reply@licensing.local"
         message["To"] = "frank@example.com"
-        message["Subject"] = "Welcome to Sinkville"
+        message["Subject"] = "Welcome to Sinkville, Zoë"
         message.set_content("Sign in at http://127.0.0.1:8000/")
         with smtplib.SMTP("127.0.0.1", port) as client:
-            client.send_message(message)
+            client.send_message(message, to_addrs=["frank@example.com", "grace@example.com"])
     finally:
-        sink.stop()
+        sink.terminate()
+        sink.wait(timeout=10)
     [key] = mailbox.Maildir(maildir, create=False).keys()
+    stored = mailbox.Maildir(maildir, create=False)[key]
+    assert stored["X-MailFrom"] == "no-reply@licensing.local"
+    assert stored["X-RcptTo"] == "frank@example.com, grace@example.com"
     listing = (await get(page_app(), "/dev/mail")).text
-    assert "frank@example.com" in listing and "Welcome to Sinkville" in listing
+    assert "frank@example.com" in listing and "Welcome to Sinkville, Zoë" in listing
     page = (await get(page_app(), f"/dev/mail/{key}")).text
     assert '<a href="http://127.0.0.1:8000/">http://127.0.0.1:8000/</a>' in page
+
+    watcher = _runner().MailWatcher(maildir)
+    watcher.poll()
+    watcher.poll()
+    assert capsys.readouterr().out == f"[mail] to frank@example.com: Welcome to Sinkville, Zoë  ({maildir / 'new'})\n"
+
+
+RUN_DIR = Path(__file__).resolve().parents[3] / "deploy" / "run"
+
+
+def _runner():
+    """deploy/run/run.py, a script rather than a package."""
+    spec = importlib.util.spec_from_file_location("make_run_runner", RUN_DIR / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+async def eventually_listening(port: int, timeout: float = 15.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not port_listening(port):
+        assert asyncio.get_running_loop().time() < deadline, "the mail sink does not listen"
+        await asyncio.sleep(0.05)

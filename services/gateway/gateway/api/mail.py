@@ -2,8 +2,8 @@
 so a new user can follow an invite link without a real mail server.
 
 Enabled when LICENSING_DEV_MAIL=1 and the environment (LICENSING_ENV) is development; otherwise
-every page answers 404, as if it did not exist. The sink writes a Maildir (aiosmtpd's Mailbox
-handler) at LICENSING_MAIL_DIR, by default <LICENSING_RUN_DIR>/mail, which is `.run/mail`.
+every page answers 404, as if it did not exist. The sink (deploy/run/mail_sink.py) writes a Maildir
+at LICENSING_MAIL_DIR, by default <LICENSING_RUN_DIR>/mail, which is `.run/mail`.
 """
 
 import html
