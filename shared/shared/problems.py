@@ -88,8 +88,11 @@ _UNAVAILABLE_SQLSTATES = ("08", "53", "57P01", "57P02", "57P03")
 def _database_unavailable(exc: BaseException) -> bool:
     cause = getattr(exc, "orig", None) or exc
     sqlstate = str(getattr(cause, "sqlstate", "") or "")
-    # PoolTimeout: every pooled connection stayed busy for the pool's whole timeout (an overload)
-    return isinstance(cause, (ConnectionError, TimeoutError, PoolTimeout)) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+    # PoolTimeout: every pooled connection stayed busy for the pool's whole timeout (an overload).
+    # A connection lost under the request (PostgreSQL restarted, the backend terminated) is
+    # dropped from the pool: the next request gets another.
+    return (isinstance(cause, (ConnectionError, TimeoutError, PoolTimeout)) or sqlstate.startswith(_UNAVAILABLE_SQLSTATES)
+            or getattr(exc, "connection_invalidated", False))
 
 
 def _unexpected_error(exc: Exception) -> JSONResponse:

@@ -13,10 +13,11 @@ import sqlalchemy as sa
 
 from shared.bus import relay as relay_module
 from shared.bus.relay import scrub_published_secrets
-from shared.db import UnitOfWork
+from shared.db import DriverStatement, UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated
 from shared.events.secrets import EventSecrets
+from shared.problems import _database_unavailable
 from shared.testing import eventually
 from tests.conftest import WidgetCounted, relaying
 
@@ -141,6 +142,48 @@ async def test_a_one_statement_unit_of_work_writes_its_state_and_events_together
         await attempt()
     async with producer.engine.connect() as conn:
         assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE body->'payload'->>'widget' = 'one statement'")) == 1
+
+
+_BACKEND = DriverStatement(sa.select(sa.func.pg_backend_pid()))
+_INBOX_ROW = DriverStatement(sa.text("SELECT consumer, event_id FROM inbox WHERE event_id = :event_id"))
+
+
+async def test_a_one_statement_unit_of_work_runs_on_the_driver_and_fails_as_a_session_would(producer, infrastructure):
+    """The driver path (no session) reads rows in column order, and its errors are SQLAlchemy's,
+    which the services' handlers turn into answers: a value the database refuses (422), a
+    connection lost (503, and the pool drops it)."""
+    inbox = sa.table("inbox", sa.column("consumer"), sa.column("event_id"))
+    write = sa.insert(inbox).values(consumer=sa.bindparam("consumer"), event_id=sa.bindparam("event_id"))
+    state_id = uuid.uuid4()
+
+    async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
+        uow.write_at_commit(write, {"consumer": "driver test", "event_id": state_id})
+        await uow.commit()
+        assert await uow.fetch(_INBOX_ROW, {"event_id": state_id}) == [("driver test", state_id)]
+
+    with pytest.raises(sa.exc.DBAPIError) as refused:  # SQLSTATE 22: shared.problems answers 422
+        async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
+            uow.write_at_commit(write, {"consumer": "nul \x00 inside", "event_id": uuid.uuid4()})
+            event_id = uow.record(WidgetCounted(widget="refused", count=1)).event_id
+            await uow.commit()
+    assert refused.value.orig.sqlstate.startswith("22")
+    assert await producer.unpublished([event_id]) == 0  # and its event is not there either
+    async with producer.engine.connect() as conn:
+        assert await conn.scalar(sa.text("SELECT count(*) FROM outbox WHERE event_id = :id"), {"id": event_id}) == 0
+
+    with pytest.raises(sa.exc.DBAPIError) as lost:
+        async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
+            [(backend,)] = await uow.fetch(_BACKEND, {})
+            async with producer.engine.connect() as other:
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await asyncio.sleep(0.1)
+            uow.write_at_commit(write, {"consumer": "driver test", "event_id": uuid.uuid4()})
+            await uow.commit()
+    assert lost.value.connection_invalidated
+    assert _database_unavailable(lost.value)  # shared.problems: a 503 with Retry-After
+    async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
+        [(next_backend,)] = await uow.fetch(_BACKEND, {})  # a working connection, not the dead one
+    assert next_backend != backend
 
 
 async def test_a_broker_too_slow_to_confirm_gets_smaller_batches_and_every_event_still_goes_out(

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
 from shared.bus.consumer import BatchHandler, EventHandler
-from shared.db import UnitOfWork, array_params
+from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
@@ -65,27 +65,28 @@ async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
 
 
 # The POST is the busiest path of the service: its statements are built once, not per request
-# (building and keying a statement cost more than running it through SQLAlchemy's cache).
+# (building and keying a statement cost more than running it through SQLAlchemy's cache), and
+# without an Idempotency-Key they run on the driver (shared.db.DriverStatement).
 _INSERT_TRANSFER = sa.insert(transfers).values({column: sa.bindparam(column) for column in (
     "id", "quantity_requested", "status", "from_org_id", "to_org_id", "entitlement_id", "product_id", "requested_by",
     "notify_representative", "cc_emails")})
-_DESTINATION = (
+_DESTINATION = DriverStatement(
     sa.select(*KNOWN_ORG_COLUMNS, org_directory_representatives.c.id.label("representative_id"),
               org_directory_representatives.c.email, org_directory_representatives.c.is_default)
     .select_from(org_directory.outerjoin(org_directory_representatives,
                                          org_directory_representatives.c.org_id == org_directory.c.id))
     .where(org_directory.c.id == sa.bindparam("org_id"))
 )
+_REPRESENTATIVE_AT = len(KNOWN_ORG_COLUMNS)  # the representative's columns follow the org's
 
 
 async def _destination(uow: UnitOfWork, org_id: uuid.UUID) -> tuple[KnownOrg | None, list[Representative]]:
     """The destination org as the directory knows it, and its representatives: one query."""
-    rows = (await uow.session.execute(_DESTINATION, {"org_id": org_id})).all()
+    rows = await uow.fetch(_DESTINATION, {"org_id": org_id})
     if not rows:
         return None, []
-    destination = KnownOrg(*rows[0][:len(KNOWN_ORG_COLUMNS)])
-    return destination, [Representative(row.representative_id, row.email, row.is_default)
-                         for row in rows if row.representative_id is not None]
+    destination = KnownOrg(*rows[0][:_REPRESENTATIVE_AT])
+    return destination, [Representative(*row[_REPRESENTATIVE_AT:]) for row in rows if row[_REPRESENTATIVE_AT] is not None]
 
 
 async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:

@@ -82,13 +82,14 @@ async def create_transfer(
     request: Request, body: TransferIn, key: IdempotencyKey = None, caller: Caller = require(Action.TRANSFER_LICENSES)
 ):
     scope = f"{caller.org_id}:{caller.user_id}:POST /api/v1/transfers"
-    # Without a key, the transfer and its event are one statement (the busiest write of the
-    # service); with one, the key's claim and answer share their transaction.
+    # Without a key, the transfer and its event are one statement on the driver (the busiest
+    # write of the service); with one, the key's claim and answer share their transaction.
     async with UnitOfWork(request.app.state.session_factory, producer="transfers", one_statement=key is None) as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-        if replay is not None:
-            replay.headers["Location"] = _location(json.loads(replay.body)["id"])
-            return replay
+        if key is not None:
+            replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
+            if replay is not None:
+                replay.headers["Location"] = _location(json.loads(replay.body)["id"])
+                return replay
         transfer_id = uuid.uuid4()
         await request_transfer(
             uow,
@@ -101,7 +102,8 @@ async def create_transfer(
             ),
         )
         answer = {"id": str(transfer_id), "status": "pending"}
-        await remember_response(uow.session, key, scope=scope, status=202, body=answer)
+        if key is not None:
+            await remember_response(uow.session, key, scope=scope, status=202, body=answer)
         await uow.commit()
     return JSONResponse(answer, status_code=202, headers={"Location": _location(transfer_id)})
 
