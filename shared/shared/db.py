@@ -7,6 +7,7 @@ import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DisconnectionError
@@ -78,6 +79,17 @@ class DriverStatement:
         return [params[name] if name in params else self._literals[name] for name in self._names]
 
 
+class DriverRow(asyncpg.Record):
+    """A row read on the driver: by position, by name (row["id"]) and, as SQLAlchemy's rows, as
+    attributes (row.id)."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 class DriverConnection:
     """A pooled connection's asyncpg connection, for `DriverStatement`s, each its own transaction
     (autocommit). Errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from a
@@ -89,8 +101,9 @@ class DriverConnection:
         self._adapted = adapted  # SQLAlchemy's adapter around the driver's connection
         self._dialect = connection.dialect
 
-    async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[Sequence]:
-        return await self._run(self._adapted.driver_connection.fetch, statement, params)
+    async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
+        return await self._run(functools.partial(self._adapted.driver_connection.fetch, record_class=DriverRow),
+                               statement, params)
 
     async def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> None:
         await self._run(self._adapted.driver_connection.execute, statement, params)

@@ -159,7 +159,8 @@ async def test_a_one_statement_unit_of_work_runs_on_the_driver_and_fails_as_a_se
     async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
         uow.write_at_commit(write, {"consumer": "driver test", "event_id": state_id})
         await uow.commit()
-        assert await uow.fetch(_INBOX_ROW, {"event_id": state_id}) == [("driver test", state_id)]
+        [row] = await uow.fetch(_INBOX_ROW, {"event_id": state_id})
+    assert row == ("driver test", state_id) and (row.consumer, row["event_id"]) == ("driver test", state_id)
 
     with pytest.raises(sa.exc.DBAPIError) as refused:  # SQLSTATE 22: shared.problems answers 422
         async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:

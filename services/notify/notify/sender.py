@@ -25,7 +25,7 @@ import aiosmtplib
 import jinja2
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,6 +36,7 @@ from notify.metrics import NOTIFICATIONS
 from notify.rendering import Outgoing, compose
 from notify.settings import NotifySettings
 from shared.cancellation import cancel_requested, raise_if_cancelled
+from shared.db import DriverConnection, DriverStatement, driver_connection
 from shared.events.secrets import EventSecrets
 from shared.logging import get_logger
 
@@ -46,7 +47,8 @@ log = get_logger(__name__)
 _SECRET_CONTEXT_KEYS = ("accept_url", *SEALED_CONTEXT_KEYS)
 
 # The statements of every mail, built once (building one and working out its cache key cost about
-# as much as running it: py-spy, session 8).
+# as much as running it: py-spy, session 8) and run on the driver (shared.db.DriverStatement): each
+# is one statement, atomic by itself, without BEGIN and COMMIT.
 _due = (
     sa.select(notifications.c.id)
     .where(notifications.c.state == "queued", notifications.c.next_attempt_at <= sa.func.now())
@@ -56,15 +58,16 @@ _due = (
     .scalar_subquery()
 )
 # Not "unreachable" while leased: waking those rows must not hand these to another lane.
-_CLAIM = (
+_CLAIM = DriverStatement(
     sa.update(notifications)
     .where(notifications.c.id.in_(_due))
     .values(next_attempt_at=sa.func.now() + sa.bindparam("lease", type_=sa.Interval), server_unreachable=False)
     .returning(*notifications.c)
 )
-_SENT = (
+_this_one = notifications.c.id == sa.bindparam("notification_id")
+_SENT = DriverStatement(
     sa.update(notifications)
-    .where(notifications.c.id == sa.bindparam("notification_id"))
+    .where(_this_one)
     .values(
         state="sent",
         sent_at=sa.func.now(),
@@ -78,10 +81,31 @@ _SENT = (
 )
 
 
+_RETRY_LATER = DriverStatement(
+    sa.update(notifications)
+    .where(_this_one)
+    .values(attempts=sa.bindparam("attempts"), last_error=sa.bindparam("error"),
+            server_unreachable=sa.bindparam("unreachable"), next_attempt_at=sa.bindparam("next_attempt_at"))
+)
+_GIVE_UP = DriverStatement(
+    sa.update(notifications)
+    .where(_this_one)
+    .values(state="failed", attempts=sa.bindparam("attempts"), last_error=sa.bindparam("error"))
+)
+# Claimed rows not tried: due again at once, for whichever lane comes first.
+_HAND_BACK = DriverStatement(
+    sa.update(notifications)
+    .where(notifications.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
+           notifications.c.state == "queued")
+    .values(next_attempt_at=sa.func.now())
+)
+
+
 class Sender:
     def __init__(self, settings: NotifySettings, session_factory: async_sessionmaker[AsyncSession]):
         self.settings = settings
         self._session_factory = session_factory
+        self._engine = session_factory.kw["bind"]
         self._server_down = False  # an attempt of this process could not reach the server
         self._last_probe = 0.0
 
@@ -213,65 +237,48 @@ class Sender:
 
     async def _claim(self, limit: int) -> list:
         """Up to `limit` due rows, leased in one statement; committed before any mail goes out."""
-        async with self._session_factory() as session, session.begin():
-            rows = await session.execute(_CLAIM, {"limit": limit, "lease": self._lease()})
-            return sorted(rows.all(), key=lambda row: row.created_at)
+        async with driver_connection(self._engine) as connection:
+            rows = await connection.fetch(_CLAIM, {"limit": limit, "lease": self._lease()})
+        return sorted(rows, key=lambda row: row.created_at)
 
-    async def _hand_back(self, session: AsyncSession, ids: list) -> None:
-        """Claimed rows not tried: due again at once, for whichever lane comes first."""
-        await session.execute(
-            sa.update(notifications)
-            .where(notifications.c.id.in_(ids), notifications.c.state == "queued")
-            .values(next_attempt_at=sa.func.now())
-        )
+    async def _hand_back(self, connection: DriverConnection, ids: list) -> None:
+        await connection.execute(_HAND_BACK, {"ids": ids})
 
     async def _record(self, write, *args, **kwargs) -> None:
         """Writes an attempt's outcome, on a fresh connection as often as it takes: the mail's fate
         is known now, and must not be lost with a database connection. Each `write` is a single
-        statement, atomic by itself: it runs without BEGIN and COMMIT, one round trip instead of three."""
+        statement on the driver, atomic by itself."""
         delay = 0.05
         while True:
             try:
-                async with self._session_factory() as session:
-                    await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                    await write(session, *args, **kwargs)
+                async with driver_connection(self._engine) as connection:
+                    await write(connection, *args, **kwargs)
                 return
             except (SQLAlchemyError, OSError) as error:
                 log.warning("cannot record a notification's outcome yet, retrying", error=repr(error))
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
-    async def _sent(self, session: AsyncSession, row) -> None:
-        await session.execute(_SENT, {"notification_id": row.id})
+    async def _sent(self, connection: DriverConnection, row) -> None:
+        await connection.execute(_SENT, {"notification_id": row.id})
 
-    async def _failed_attempt(self, session: AsyncSession, row, error: str, *, unreachable: bool) -> None:
+    async def _failed_attempt(self, connection: DriverConnection, row, error: str, *, unreachable: bool) -> None:
         if unreachable:
             self._server_down = True
         attempts = row.attempts + 1
         if is_last_attempt(attempts, self.settings.send_max_attempts):
-            await self._give_up(session, row, error, attempts)
+            await self._give_up(connection, row, error, attempts)
             return
         delay = retry_delay(attempts, base=self.settings.send_base_delay, maximum=self.settings.send_max_delay)
-        await session.execute(
-            sa.update(notifications)
-            .where(notifications.c.id == row.id)
-            .values(
-                attempts=attempts,
-                last_error=error,
-                server_unreachable=unreachable,
-                next_attempt_at=datetime.now(UTC) + timedelta(seconds=delay),
-            )
-        )
+        await connection.execute(_RETRY_LATER, {
+            "notification_id": row.id, "attempts": attempts, "error": error, "unreachable": unreachable,
+            "next_attempt_at": datetime.now(UTC) + timedelta(seconds=delay)})
         NOTIFICATIONS.labels("retried").inc()
         log.warning("notification not sent, will retry", notification_id=str(row.id), attempts=attempts,
                     retry_in_seconds=round(delay, 3), error=error)
 
-    async def _give_up(self, session: AsyncSession, row, error: str, attempts: int) -> None:
-        await session.execute(
-            sa.update(notifications)
-            .where(notifications.c.id == row.id)
-            .values(state="failed", attempts=attempts, last_error=error)
-        )
+    async def _give_up(self, connection: DriverConnection, row, error: str, attempts: int) -> None:
+        await connection.execute(_GIVE_UP, {"notification_id": row.id, "attempts": attempts, "error": error})
         NOTIFICATIONS.labels("failed").inc()
         log.error("notification failed for good (dead letter)", notification_id=str(row.id), event_id=str(row.event_id),
                   event_type=row.event_type, template=row.template, attempts=attempts, error=error)
