@@ -7,7 +7,7 @@ import contextlib
 from fastapi import FastAPI
 
 from gateway.api import dashboard, docs, health, mail, proxy
-from gateway.api.fast_proxy import GatewayApp, LeanProxy
+from gateway.api.fast_proxy import proxied_requests_path
 from gateway.portal import mount_portal
 from gateway.proxy import ReverseProxy, create_proxy_session
 from gateway.settings import GatewaySettings
@@ -15,6 +15,7 @@ from gateway.upstream import create_client
 from shared.auth.tokens import verifier_for
 from shared.health import health_router
 from shared.heap import startup_heap_frozen
+from shared.lean_path import LeanApp
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.problems import install_problem_handlers
@@ -42,7 +43,7 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
             with startup_heap_frozen():
                 yield
 
-    app = GatewayApp(title="licensing gateway", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
+    app = LeanApp(title="licensing gateway", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF)
     app.state.settings = settings
     app.state.token_verifier = verifier_for(settings)
     app.state.rate_limits = proxy.RateLimits(settings)
@@ -58,5 +59,5 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.add_middleware(ServerSpanMiddleware)
     if lean_proxy:
-        app.lean_path = LeanProxy(app, settings.service_name)
+        app.lean_path = proxied_requests_path(app, settings.service_name)
     return app

@@ -32,13 +32,18 @@ async def current_caller(request: Request) -> Caller:
 CurrentCaller = Annotated[Caller, Depends(current_caller)]
 
 
+def allowed(caller: Caller, action: Action) -> Caller:
+    """The caller, when the permission table lets its role do `action`; else a 403."""
+    if not is_allowed(caller.tier, caller.role, action):
+        raise Problem(403, f"Your role ({caller.role.value}) may not do this ({action.value}).")
+    return caller
+
+
 def require(action: Action):
     """A dependency that lets the route run only for roles the permission table allows."""
 
     async def check(caller: CurrentCaller) -> Caller:
-        if not is_allowed(caller.tier, caller.role, action):
-            raise Problem(403, f"Your role ({caller.role.value}) may not do this ({action.value}).")
-        return caller
+        return allowed(caller, action)
 
     check.required_action = action  # read by required_actions: the route's docs and the security suite
     return Depends(check)
