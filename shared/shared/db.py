@@ -13,7 +13,9 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 from shared import context
 from shared.events.envelope import Envelope, EventPayload
@@ -96,10 +98,10 @@ class DriverConnection:
     session, so the services' error handling (shared.problems: 503 for a database away, 422 for a
     value it cannot store) and the pool's (a lost connection is dropped) stay the same."""
 
-    def __init__(self, connection: AsyncConnection, adapted):
-        self._connection = connection
-        self._adapted = adapted  # SQLAlchemy's adapter around the driver's connection
-        self._dialect = connection.dialect
+    def __init__(self, pooled: PoolProxiedConnection, dialect: sa.Dialect):
+        self._pooled = pooled
+        self._adapted = pooled.dbapi_connection  # SQLAlchemy's adapter around the driver's connection
+        self._dialect = dialect
 
     async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
         return await self._run(functools.partial(self._adapted.driver_connection.fetch, record_class=DriverRow),
@@ -117,7 +119,7 @@ class DriverConnection:
             if translated is None:  # not the database's: a bug, as it is
                 raise
             if translated.connection_invalidated:
-                await self._connection.invalidate()
+                await greenlet_spawn(self._pooled.invalidate)  # closes it: SQLAlchemy's awaits need a greenlet
             raise translated from error
 
     def _translated(self, error: Exception, statement: DriverStatement, arguments: list) -> sa.exc.DBAPIError | None:
@@ -136,9 +138,13 @@ class DriverConnection:
 @contextlib.asynccontextmanager
 async def driver_connection(engine: AsyncEngine) -> AsyncIterator[DriverConnection]:
     """A connection of the engine's pool (checked out as for a session, so its checks apply), used
-    through the driver; back to the pool at the end."""
-    async with engine.connect() as connection:
-        yield DriverConnection(connection, (await connection.get_raw_connection()).dbapi_connection)
+    through the driver; back to the pool at the end. Taken from the pool itself, not through an
+    AsyncConnection: 25 µs of CPU against 48 (in-process, session 9)."""
+    pooled = await engine.raw_connection()
+    try:
+        yield DriverConnection(pooled, engine.dialect)
+    finally:
+        await greenlet_spawn(pooled.close)  # back to the pool (or closed, when it was invalidated)
 
 
 def add_messaging_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
