@@ -1,6 +1,7 @@
 """The async database layer: engine, the outbox and inbox tables every service carries,
 and the unit of work that writes state and events in one transaction."""
 
+import asyncio
 import contextlib
 import functools
 import uuid
@@ -143,6 +144,11 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[DriverConnecti
     pooled = await engine.raw_connection()
     try:
         yield DriverConnection(pooled, engine.dialect)
+    except asyncio.CancelledError:
+        # Cut off, maybe in the middle of a statement: the connection's state is unknown, so it is
+        # closed rather than handed to the next user (outside a greenlet, a plain terminate).
+        pooled.invalidate()
+        raise
     finally:
         await greenlet_spawn(pooled.close)  # back to the pool (or closed, when it was invalidated)
 

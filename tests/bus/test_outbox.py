@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from shared.bus import relay as relay_module
 from shared.bus.relay import scrub_published_secrets
-from shared.db import DriverStatement, UnitOfWork
+from shared.db import DriverStatement, UnitOfWork, driver_connection
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated
 from shared.events.secrets import EventSecrets
@@ -185,6 +185,31 @@ async def test_a_one_statement_unit_of_work_runs_on_the_driver_and_fails_as_a_se
     async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=True) as uow:
         [(next_backend,)] = await uow.fetch(_BACKEND, {})  # a working connection, not the dead one
     assert next_backend != backend
+
+
+async def test_a_driver_connection_cut_off_midway_is_not_handed_to_the_next_user(producer):
+    """A task cancelled in the middle of a statement (a stopping service) leaves its connection in
+    an unknown state: the pool must not give that connection to anyone again."""
+    started = asyncio.Event()
+    backends = []
+
+    async def long_read():
+        async with driver_connection(producer.engine) as connection:
+            [(backend,)] = await connection.fetch(_BACKEND, {})
+            backends.append(backend)
+            started.set()
+            await connection.fetch(DriverStatement(sa.select(sa.func.pg_sleep(30))), {})
+
+    task = asyncio.create_task(long_read())
+    await started.wait()
+    await asyncio.sleep(0.1)  # inside pg_sleep now
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    for _ in range(3):  # the pool hands out working connections, none of them the one cut off
+        async with driver_connection(producer.engine) as connection:
+            [(backend,)] = await connection.fetch(_BACKEND, {})
+        assert backend != backends[0]
 
 
 async def test_a_broker_too_slow_to_confirm_gets_smaller_batches_and_every_event_still_goes_out(
