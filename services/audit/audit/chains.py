@@ -9,27 +9,24 @@ for the new heads.
 import uuid
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, UUID
+from sqlalchemy.dialects.postgresql import BYTEA, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from audit.db import audit_chain
 from audit.domain.chain import GENESIS, link_hash, record_digest
+from shared.db import array_params
 
 _LOCK_HEADS = sa.text(
     "INSERT INTO audit_chain_heads (org_id, last_seq, last_hash)"
     " SELECT org_id, 0, :genesis FROM unnest(:orgs) AS org_id ORDER BY org_id"
     " ON CONFLICT (org_id) DO UPDATE SET last_seq = audit_chain_heads.last_seq"
     " RETURNING org_id, last_seq, last_hash"
-).bindparams(sa.bindparam("orgs", type_=ARRAY(UUID(as_uuid=True))), sa.bindparam("genesis", type_=BYTEA))
+).bindparams(*array_params(orgs=UUID(as_uuid=True)), sa.bindparam("genesis", type_=BYTEA))
 
 _MOVE_HEADS = sa.text(
     "UPDATE audit_chain_heads AS h SET last_seq = v.last_seq, last_hash = v.last_hash"
     " FROM unnest(:orgs, :seqs, :hashes) AS v(org_id, last_seq, last_hash) WHERE h.org_id = v.org_id"
-).bindparams(
-    sa.bindparam("orgs", type_=ARRAY(UUID(as_uuid=True))),
-    sa.bindparam("seqs", type_=ARRAY(sa.BigInteger)),
-    sa.bindparam("hashes", type_=ARRAY(BYTEA)),
-)
+).bindparams(*array_params(orgs=UUID(as_uuid=True), seqs=sa.BigInteger, hashes=BYTEA))
 
 
 async def append_to_chains(session: AsyncSession, records: list[dict]) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
 from entitlements.domain.transfers import Refusal, decide_transfer, is_expired
+from shared.db import array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
 from shared.org_directory import find_orgs, why_not_eligible
@@ -228,11 +229,8 @@ _ADD_TO_HOLDINGS = sa.text(
     " FROM unnest(:line_ids, :org_ids, :available, :received, :transferred)"
     " AS c(line_id, org_id, available, received, transferred)"
     " WHERE h.line_id = c.line_id AND h.org_id = c.org_id"
-).bindparams(
-    sa.bindparam("line_ids", type_=sa.ARRAY(UUID(as_uuid=True))),
-    sa.bindparam("org_ids", type_=sa.ARRAY(UUID(as_uuid=True))),
-    *(sa.bindparam(name, type_=sa.ARRAY(sa.Integer)) for name in _HOLDING_TOTALS),
-)
+).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True),
+                          **dict.fromkeys(_HOLDING_TOTALS, sa.Integer)))
 
 
 async def _find_lines(session: AsyncSession, keys: set[tuple[str, uuid.UUID]]) -> dict[tuple[str, uuid.UUID], Line]:
@@ -256,7 +254,7 @@ async def _lock_lines(session: AsyncSession, line_ids: set[uuid.UUID]) -> None:
 
 _LOCK_LINES = sa.text(
     "SELECT id FROM entitlement_lines WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"
-).bindparams(sa.bindparam("ids", type_=sa.ARRAY(UUID(as_uuid=True))))
+).bindparams(*array_params(ids=UUID(as_uuid=True)))
 
 
 async def _lock_holdings(
@@ -275,8 +273,7 @@ _LOCK_HOLDINGS = sa.text(
     "SELECT h.line_id, h.org_id, h.available FROM holdings h"
     " JOIN unnest(:line_ids, :org_ids) AS k(line_id, org_id) ON h.line_id = k.line_id AND h.org_id = k.org_id"
     " ORDER BY h.line_id, h.org_id FOR UPDATE OF h"
-).bindparams(sa.bindparam("line_ids", type_=sa.ARRAY(UUID(as_uuid=True))),
-             sa.bindparam("org_ids", type_=sa.ARRAY(UUID(as_uuid=True))))
+).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True)))
 
 
 def _rejected(request: TransferRequested, refusal: Refusal) -> TransferRejected:

@@ -25,7 +25,7 @@ import aiosmtplib
 import jinja2
 import sqlalchemy as sa
 from fastapi import FastAPI
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -36,7 +36,7 @@ from notify.metrics import NOTIFICATIONS
 from notify.rendering import Outgoing, compose
 from notify.settings import NotifySettings
 from shared.cancellation import cancel_requested, raise_if_cancelled
-from shared.db import DriverConnection, DriverStatement, driver_connection
+from shared.db import DriverConnection, DriverStatement, array_params, driver_connection
 from shared.events.secrets import EventSecrets
 from shared.logging import get_logger
 
@@ -95,8 +95,7 @@ _GIVE_UP = DriverStatement(
 # Claimed rows not tried: due again at once, for whichever lane comes first.
 _HAND_BACK = DriverStatement(
     sa.update(notifications)
-    .where(notifications.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True)))),
-           notifications.c.state == "queued")
+    .where(notifications.c.id == sa.any_(array_params(ids=UUID(as_uuid=True))[0]), notifications.c.state == "queued")
     .values(next_attempt_at=sa.func.now())
 )
 

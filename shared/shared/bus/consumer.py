@@ -22,7 +22,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared import context
@@ -30,7 +30,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
-from shared.db import UnitOfWork
+from shared.db import UnitOfWork, array_params
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DEPTH
@@ -51,7 +51,7 @@ class BatchHandler:
 _RECORD_IN_INBOX = sa.text(
     "INSERT INTO inbox (consumer, event_id) SELECT :consumer, unnest(:event_ids)"
     " ON CONFLICT DO NOTHING RETURNING event_id"
-).bindparams(sa.bindparam("event_ids", type_=ARRAY(UUID(as_uuid=True))))
+).bindparams(*array_params(event_ids=UUID(as_uuid=True)))
 
 
 class EventConsumer:
