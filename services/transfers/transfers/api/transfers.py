@@ -115,7 +115,8 @@ _IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
 
 async def create_transfer_lean(request: Request) -> Response:
     """The POST on the lean path (shared.lean_path): what FastAPI checks before create_transfer, in
-    its order (the body read, the token, the role, then the header and the body's fields)."""
+    its order (the body read, the token, the role, then the header and the body's fields). The
+    app's check of repeated query parameters has nothing to check here: the route takes none."""
     received = await read_body(request)
     caller = allowed(await current_caller(request), Action.TRANSFER_LICENSES)
     body, headers = validated(request, received, TransferIn, {"key": ("Idempotency-Key", _IDEMPOTENCY_KEY)})
