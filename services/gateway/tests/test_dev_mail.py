@@ -1,7 +1,6 @@
 """The development mail page: what the local sink caught, newest first, with the text and links,
 and nothing at all unless development mail is switched on."""
 
-import asyncio
 import importlib.util
 import mailbox
 import smtplib
@@ -20,6 +19,7 @@ from gateway.api.mail import router
 from gateway.settings import GatewaySettings
 from shared.devtools import port_listening
 from shared.problems import install_problem_handlers
+from shared.testing import eventually
 
 
 def page_app(environment: str = "development") -> FastAPI:
@@ -108,7 +108,7 @@ async def test_mail_stored_by_the_sink_of_make_run_is_listed(maildir, capsys):
         port = probe.getsockname()[1]
     sink = subprocess.Popen([sys.executable, str(RUN_DIR / "mail_sink.py"), f"127.0.0.1:{port}", str(maildir)])
     try:
-        await eventually_listening(port)
+        await eventually(lambda: _listening(port))
         message = EmailMessage()
         message["From"] = "no-reply@licensing.local"
         message["To"] = "frank@example.com"
@@ -145,8 +145,5 @@ def _runner():
     return module
 
 
-async def eventually_listening(port: int, timeout: float = 15.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not port_listening(port):
-        assert asyncio.get_running_loop().time() < deadline, "the mail sink does not listen"
-        await asyncio.sleep(0.05)
+async def _listening(port: int) -> bool:
+    return port_listening(port)
