@@ -5,7 +5,8 @@ SQLAlchemy's statement cache (`inherit_cache = False` in sqlalchemy/dialects/pos
 so it is compiled anew at every execution. On the consumers' hot paths (audit's batch of events,
 notify's queued mails) the compiling was a quarter of the service's CPU (py-spy). Here the rows
 travel as one JSON document read by `jsonb_to_recordset`: the SQL text is the same whatever the
-number of rows, so it is built once, and asyncpg reuses its prepared statement.
+number of rows, so it is built once, and asyncpg reuses its prepared statement. It runs on the
+driver, in the unit of work's transaction (`UnitOfWork.fetch`).
 
 Columns a row leaves out take their server defaults; every row must name the same columns.
 """
@@ -18,35 +19,33 @@ from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db import DriverRow, DriverStatement, UnitOfWork
 
 _DIALECT = postgresql.dialect()
 
 
 async def insert_rows(
-    session: AsyncSession, table: sa.Table, rows: Sequence[dict], *, on_conflict: str = "",
+    uow: UnitOfWork, table: sa.Table, rows: Sequence[dict], *, on_conflict: str = "",
     returning: Sequence[str] = (),
-) -> list[sa.Row]:
+) -> list[DriverRow]:
     """INSERT `rows` into `table`, then `on_conflict` (SQL, e.g. "ON CONFLICT (id) DO NOTHING");
     the `returning` columns of the rows written, when asked for."""
     if not rows:
         return []
     statement = _statement(table, tuple(rows[0]), on_conflict, tuple(returning))
-    result = await session.execute(statement, {"rows": json.dumps(rows, default=_json_value)})
-    return list(result.all()) if returning else []
+    return await uow.fetch(statement, {"rows": json.dumps(rows, default=_json_value)})
 
 
 @functools.cache
-def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict: str, returning: tuple[str, ...]):
+def _statement(table: sa.Table, columns: tuple[str, ...], on_conflict: str, returning: tuple[str, ...]) -> DriverStatement:
     names = ", ".join(f'"{name}"' for name in columns)
     record = ", ".join(f'"{name}" {table.c[name].type.compile(dialect=_DIALECT)}' for name in columns)
     sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {names}'
            f" FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r({record}) {on_conflict}")
-    if not returning:
-        return sa.text(sql).bindparams(sa.bindparam("rows", type_=sa.Text))
-    sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
-    # Typed like the table's columns, so a UUID comes back as a uuid.UUID.
-    return sa.text(sql).bindparams(sa.bindparam("rows", type_=sa.Text)).columns(*(table.c[n] for n in returning))
+    if returning:
+        sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+    return DriverStatement(sa.text(sql).bindparams(sa.bindparam("rows", type_=sa.Text)))
 
 
 def _json_value(value):

@@ -5,11 +5,12 @@ import asyncio
 import contextlib
 import functools
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import asyncpg
 import sqlalchemy as sa
+from opentelemetry.trace import SpanKind
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -22,7 +23,7 @@ from shared import context
 from shared.events.envelope import Envelope, EventPayload
 from shared.events.secrets import SESSION_INFO_KEY, EventSecrets
 from shared.settings import ServiceSettings
-from shared.tracing import inject_trace_context
+from shared.tracing import inject_trace_context, sql_traced, tracer
 
 OUTBOX_CHANNEL = "outbox_ready"
 
@@ -74,6 +75,7 @@ class DriverStatement:
         self.statement = statement  # as SQLAlchemy runs it, in a session
         compiled = statement.compile(dialect=_DRIVER_DIALECT)
         self.sql = compiled.string
+        self.operation = self.sql.split(maxsplit=1)[0]  # a span's name, as SQLAlchemy's instrumentation names it
         self._names = compiled.positiontup
         # Values written into the statement itself (a literal channel name): not asked of the caller.
         self._literals = {compiled.bind_names[bind]: bind.value for bind in compiled.binds.values() if not bind.required}
@@ -94,15 +96,31 @@ class DriverRow(asyncpg.Record):
 
 
 class DriverConnection:
-    """A pooled connection's asyncpg connection, for `DriverStatement`s, each its own transaction
-    (autocommit). Errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from a
+    """A pooled connection's asyncpg connection, for `DriverStatement`s: each its own transaction
+    (autocommit), or together inside `transaction()` or a unit of work's. Errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from a
     session, so the services' error handling (shared.problems: 503 for a database away, 422 for a
     value it cannot store) and the pool's (a lost connection is dropped) stay the same."""
 
-    def __init__(self, pooled: PoolProxiedConnection, dialect: sa.Dialect):
+    def __init__(self, pooled: PoolProxiedConnection, dialect: sa.Dialect, *, traced: bool = False,
+                 invalidate: Callable[[], Awaitable[None]] | None = None):
+        """`traced`: a span per statement, as SQLAlchemy's instrumentation makes for its own
+        (shared.tracing.sql_traced). `invalidate`: how to drop the connection when it is lost; by
+        default the pool's own (a session's connection is dropped through the session, so it knows)."""
         self._pooled = pooled
+        self._traced = traced
         self._adapted = pooled.dbapi_connection  # SQLAlchemy's adapter around the driver's connection
         self._dialect = dialect
+        self._invalidate = invalidate or functools.partial(greenlet_spawn, pooled.invalidate)
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[None]:
+        """BEGIN, then COMMIT, or ROLLBACK when the block raises: the statements inside as one."""
+        async with self._adapted.driver_connection.transaction():
+            yield
+
+    def invalidate_now(self) -> None:
+        """Closes the connection at once (no await: for a task being cancelled); the pool replaces it."""
+        self._pooled.invalidate()
 
     async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
         return await self._run(functools.partial(self._adapted.driver_connection.fetch, record_class=DriverRow),
@@ -113,6 +131,13 @@ class DriverConnection:
 
     async def _run(self, method, statement: DriverStatement, params: Mapping[str, Any]):
         arguments = statement.arguments(params)
+        if not self._traced:
+            return await self._translating(method, statement, arguments)
+        with tracer().start_as_current_span(statement.operation, kind=SpanKind.CLIENT,
+                                            attributes={"db.system": "postgresql", "db.statement": statement.sql}):
+            return await self._translating(method, statement, arguments)
+
+    async def _translating(self, method, statement: DriverStatement, arguments: list[Any]):
         try:
             return await method(statement.sql, *arguments)
         except Exception as error:
@@ -120,7 +145,7 @@ class DriverConnection:
             if translated is None:  # not the database's: a bug, as it is
                 raise
             if translated.connection_invalidated:
-                await greenlet_spawn(self._pooled.invalidate)  # closes it: SQLAlchemy's awaits need a greenlet
+                await self._invalidate()  # closes it: SQLAlchemy's awaits need a greenlet
             raise translated from error
 
     def _translated(self, error: Exception, statement: DriverStatement, arguments: list) -> sa.exc.DBAPIError | None:
@@ -142,12 +167,13 @@ async def driver_connection(engine: AsyncEngine) -> AsyncIterator[DriverConnecti
     through the driver; back to the pool at the end. Taken from the pool itself, not through an
     AsyncConnection: 25 µs of CPU against 48 (in-process, session 9)."""
     pooled = await engine.raw_connection()
+    connection = DriverConnection(pooled, engine.dialect, traced=sql_traced(engine))
     try:
-        yield DriverConnection(pooled, engine.dialect)
+        yield connection
     except asyncio.CancelledError:
         # Cut off, maybe in the middle of a statement: the connection's state is unknown, so it is
         # closed rather than handed to the next user (outside a greenlet, a plain terminate).
-        pooled.invalidate()
+        connection.invalidate_now()
         raise
     finally:
         await greenlet_spawn(pooled.close)  # back to the pool (or closed, when it was invalidated)
@@ -206,7 +232,7 @@ _INSERT_OUTBOX = sa.insert(_outbox).from_select(
     sa.select(_events.c.event_id, _events.c.routing_key, sa.cast(_events.c.body, JSONB)).order_by(_events.c.position),
 )
 _WAKE_RELAY = sa.func.pg_notify(OUTBOX_CHANNEL, "")
-_WRITE_EVENTS = sa.select(_WAKE_RELAY).add_cte(_INSERT_OUTBOX.cte("events"))
+_WRITE_EVENTS = DriverStatement(sa.select(_WAKE_RELAY).add_cte(_INSERT_OUTBOX.cte("events")))
 # One-statement commits by their staged statements, compiled once for the driver.
 _one_statements: dict[tuple, DriverStatement] = {}
 
@@ -231,6 +257,11 @@ class UnitOfWork:
     `async with uow:` opens the session; `record()` queues an event, its secret fields sealed
     (shared.events.secrets); `commit()` writes the events to the outbox in the same transaction and
     wakes the relay. Leaving without commit rolls back, and then no event exists.
+
+    The busy paths (the consumers' inbox, their handlers' batch statements, the events) run their
+    `DriverStatement`s with `fetch()` and `execute()`: on the session's own connection, in its
+    transaction, below SQLAlchemy's execution layer. Everything else uses `uow.session`; both
+    see each other's writes and commit or roll back together.
     """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession], producer: str, *,
@@ -246,10 +277,12 @@ class UnitOfWork:
         self._one_statement = one_statement
         self._pending: list[Envelope] = []
         self._staged: list[tuple[sa.Insert | sa.Update, dict[str, Any]]] = []
+        self._driver: DriverConnection | None = None
 
     async def __aenter__(self) -> "UnitOfWork":
         self._pending = []
         self._staged = []
+        self._driver = None
         if self._one_statement:
             self._driver_scope = driver_connection(self._session_factory.kw["bind"])
             self._driver = await self._driver_scope.__aenter__()
@@ -260,16 +293,34 @@ class UnitOfWork:
     async def __aexit__(self, *exc_info: Any) -> None:
         if self._one_statement:
             await self._driver_scope.__aexit__(*exc_info)
-        else:
-            await self.session.rollback()
-            await self.session.close()
+            return
+        if exc_info[0] is asyncio.CancelledError and self._driver is not None:
+            self._driver.invalidate_now()  # cut off, maybe mid-statement: as in driver_connection()
+        await self.session.rollback()
+        await self.session.close()
 
-    async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[Sequence]:
-        """A read's rows, each in the statement's column order: in the session's transaction, or
-        on the driver in a one-statement unit of work."""
-        if self._one_statement:
-            return await self._driver.fetch(statement, params)
-        return list((await self.session.execute(statement.statement, params)).all())
+    async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
+        """A statement's rows (by position, name or attribute), on the driver: in the session's
+        transaction, or on its own in a one-statement unit of work."""
+        return await (await self._driver_connection()).fetch(statement, params)
+
+    async def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> None:
+        """A statement on the driver, in the session's transaction (see `fetch`)."""
+        await (await self._driver_connection()).execute(statement, params)
+
+    async def _driver_connection(self) -> DriverConnection:
+        if self._driver is None:
+            connection = await self.session.connection()  # the session's transaction, begun
+            pooled = await connection.get_raw_connection()
+            adapted = pooled.dbapi_connection
+            # SQLAlchemy's asyncpg adapter sends BEGIN before its first statement, not at begin();
+            # statements sent past it before then would each commit on their own. So BEGIN now,
+            # as the adapter would (the adapter then commits or rolls it back with the session).
+            if not adapted._started:
+                await adapted._start_transaction()
+            self._driver = DriverConnection(pooled, connection.dialect, traced=sql_traced(connection.engine),
+                                            invalidate=connection.invalidate)
+        return self._driver
 
     def record(
         self,
@@ -313,7 +364,7 @@ class UnitOfWork:
             for statement, params in self._staged:
                 await self.session.execute(statement, params)
             if self._pending:
-                await self.session.execute(_WRITE_EVENTS, events)
+                await self.execute(_WRITE_EVENTS, events)
             await self.session.commit()
         self._pending = []
         self._staged = []

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db import UnitOfWork
+from shared.db import DriverStatement, UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.orgs import (
     OrganizationArchived,
@@ -84,19 +84,21 @@ KNOWN_ORG_COLUMNS = (org_directory.c.id, org_directory.c.name, org_directory.c.t
                      org_directory.c.status)
 
 
+# = ANY(array), not IN (...): one statement whatever the number of ids.
+_FIND_ORGS = DriverStatement(sa.select(*KNOWN_ORG_COLUMNS).where(
+    org_directory.c.id == sa.any_(sa.bindparam("ids", type_=ARRAY(UUID(as_uuid=True))))))
+
+
 async def find_org(session: AsyncSession, org_id: uuid.UUID) -> KnownOrg | None:
-    return (await find_orgs(session, {org_id})).get(org_id)
+    rows = await session.execute(_FIND_ORGS.statement, {"ids": [org_id]})
+    return next((KnownOrg(*row) for row in rows), None)
 
 
-async def find_orgs(session: AsyncSession, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownOrg]:
-    """The known orgs among `org_ids`, by id (unknown ids are absent)."""
+async def find_orgs(uow: UnitOfWork, org_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KnownOrg]:
+    """The known orgs among `org_ids`, by id (unknown ids are absent), in the unit of work."""
     if not org_ids:
         return {}
-    rows = await session.execute(
-        sa.select(*KNOWN_ORG_COLUMNS)
-        .where(org_directory.c.id == sa.any_(sa.literal(list(org_ids), ARRAY(UUID(as_uuid=True)))))
-    )  # = ANY(array), not IN (...): one cached statement whatever the number of ids
-    return {row.id: KnownOrg(*row) for row in rows}
+    return {row.id: KnownOrg(*row) for row in await uow.fetch(_FIND_ORGS, {"ids": list(org_ids)})}
 
 
 def why_not_eligible(destination: KnownOrg | None, from_org_id: uuid.UUID) -> str | None:

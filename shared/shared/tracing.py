@@ -4,6 +4,8 @@ Trace context crosses HTTP through `ServerSpanMiddleware` and the bus through th
 `trace_context` (also copied to the AMQP headers), as W3C traceparent.
 """
 
+import weakref
+
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.instrumentation.asgi import collect_request_attributes, set_status_code
@@ -124,9 +126,18 @@ class ServerSpanMiddleware:
             set_status_code(span, status)
 
 
+# The engines whose SQL is traced: their statements on the driver (shared.db) get spans too.
+_SQL_TRACED_ENGINES: weakref.WeakSet = weakref.WeakSet()
+
+
+def sql_traced(engine) -> bool:
+    return engine.sync_engine in _SQL_TRACED_ENGINES
+
+
 def instrument_app(app, engine, trace_sql: bool) -> None:
     app.add_middleware(ServerSpanMiddleware)
     if trace_sql:
+        _SQL_TRACED_ENGINES.add(engine.sync_engine)
         # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans were about a
         # tenth of a service's CPU under load (py-spy), for nothing anyone could see.
         from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor

@@ -186,6 +186,51 @@ async def test_a_one_statement_unit_of_work_runs_on_the_driver_and_fails_as_a_se
     assert next_backend != backend
 
 
+_ADD_TO_INBOX = DriverStatement(sa.text("INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id)"))
+
+
+async def test_driver_statements_in_a_unit_of_work_share_its_session_and_its_transaction(producer):
+    """The consumers' busy statements run on the driver inside the session's transaction: the
+    session sees what they wrote, and both commit together with the events, or roll back together."""
+    inbox = sa.table("inbox", sa.column("consumer"), sa.column("event_id"))
+
+    async def attempt(commit: bool) -> tuple[uuid.UUID, uuid.UUID, uuid.UUID]:
+        driver_id, session_id = uuid.uuid4(), uuid.uuid4()
+        async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
+            await uow.execute(_ADD_TO_INBOX, {"consumer": "driver in a session", "event_id": driver_id})
+            # the session reads the driver's write: one connection, one transaction
+            assert await uow.session.scalar(sa.select(sa.func.count()).select_from(inbox)
+                                            .where(inbox.c.event_id == driver_id)) == 1
+            await uow.session.execute(sa.insert(inbox).values(consumer="driver in a session", event_id=session_id))
+            [row] = await uow.fetch(_INBOX_ROW, {"event_id": session_id})  # and the driver the session's
+            assert row.consumer == "driver in a session"
+            event_id = uow.record(WidgetCounted(widget="driver in a session", count=1)).event_id
+            if commit:
+                await uow.commit()
+        return driver_id, session_id, event_id
+
+    async def written(*ids) -> int:
+        async with producer.engine.connect() as conn:
+            return await conn.scalar(sa.text(
+                "SELECT (SELECT count(*) FROM inbox WHERE event_id = ANY(:ids))"
+                " + (SELECT count(*) FROM outbox WHERE event_id = ANY(:ids))"), {"ids": list(ids)})
+
+    assert await written(*await attempt(commit=False)) == 0  # left without commit: none of the three
+    assert await written(*await attempt(commit=True)) == 3  # committed: all three
+
+    with pytest.raises(sa.exc.DBAPIError) as lost:  # a lost connection, as on the one-statement path
+        async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
+            [(backend,)] = await uow.fetch(_BACKEND, {})
+            async with producer.engine.connect() as other:
+                await other.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await asyncio.sleep(0.1)
+            await uow.execute(_ADD_TO_INBOX, {"consumer": "driver in a session", "event_id": uuid.uuid4()})
+    assert lost.value.connection_invalidated and _database_unavailable(lost.value)
+    async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
+        [(next_backend,)] = await uow.fetch(_BACKEND, {})  # the next unit of work works, elsewhere
+    assert next_backend != backend
+
+
 async def test_a_driver_connection_cut_off_midway_is_not_handed_to_the_next_user(producer):
     """A task cancelled in the middle of a statement (a stopping service) leaves its connection in
     an unknown state: the pool must not give that connection to anyone again."""

@@ -18,10 +18,10 @@ from shared.events.identity import MemberCreated, MemberRemoved
 async def record_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """One insert for the whole batch: the audit log sees every event, so it must keep up."""
     rows = [_row(envelope) for envelope in envelopes]
-    written = await insert_rows(uow.session, audit_events, rows, on_conflict="ON CONFLICT (event_id) DO NOTHING",
+    written = await insert_rows(uow, audit_events, rows, on_conflict="ON CONFLICT (event_id) DO NOTHING",
                                 returning=["event_id"])
     stored = {row.event_id for row in written}
-    await append_to_chains(uow.session, [row for row in rows if row["event_id"] in stored])
+    await append_to_chains(uow, [row for row in rows if row["event_id"] in stored])
 
 
 async def remember_members(uow: UnitOfWork, envelopes: list[Envelope]) -> None:

@@ -16,7 +16,7 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
     consumer hands over a run of consecutive requests, after the events that came before it: an
     org created just before a transfer to it is known."""
     requests = [envelope.payload_as(TransferRequested) for envelope in envelopes]
-    outcomes = await apply_transfers(uow.session, requests)
+    outcomes = await apply_transfers(uow, requests)
     for envelope, request, outcome in zip(envelopes, requests, outcomes, strict=True):
         rejected = isinstance(outcome, TransferRejected)
         with handling(envelope):  # the outcome carries on the request's correlation id and trace

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
 from entitlements.domain.transfers import Refusal, decide_transfer, is_expired
-from shared.db import array_params
+from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
 from shared.org_directory import find_orgs, why_not_eligible
@@ -59,7 +59,8 @@ _LINE_COLUMNS = (
 
 
 async def find_line(session: AsyncSession, entitlement_id: str, product_id: uuid.UUID) -> Line | None:
-    return (await _find_lines(session, {(entitlement_id, product_id)})).get((entitlement_id, product_id))
+    rows = await session.execute(_FIND_LINES.statement, _line_keys({(entitlement_id, product_id)}))
+    return next((Line(*row) for row in rows), None)
 
 
 async def locked_available(session: AsyncSession, line_id: uuid.UUID, org_id: uuid.UUID) -> int | None:
@@ -123,13 +124,13 @@ async def change_holding(
     return (await session.execute(write)).scalar_one()
 
 
-async def apply_transfer(session: AsyncSession, request: TransferRequested) -> TransferCompleted | TransferRejected:
+async def apply_transfer(uow: UnitOfWork, request: TransferRequested) -> TransferCompleted | TransferRejected:
     """One request: moves the licenses in the caller's transaction, or says why not."""
-    return (await apply_transfers(session, [request]))[0]
+    return (await apply_transfers(uow, [request]))[0]
 
 
 async def apply_transfers(
-    session: AsyncSession, requests: Sequence[TransferRequested]
+    uow: UnitOfWork, requests: Sequence[TransferRequested]
 ) -> list[TransferCompleted | TransferRejected]:
     """Applies the requests in their order, in the caller's transaction, each moved or refused
     with its reason, in a handful of statements whatever their number (under load the consumer
@@ -140,13 +141,14 @@ async def apply_transfers(
     A receiving holding that does not exist yet cannot be created meanwhile by another transfer,
     and single-holding changes (activations) never wait for anything else: no lock cycle. The
     decisions are then made in memory, one request after the other, as if applied one by one;
-    the holdings and their ledger entries are written at the end."""
-    lines = await _find_lines(session, {(r.entitlement_id, r.product_id) for r in requests})
-    await _lock_lines(session, {line.id for line in lines.values()})
-    destinations = await find_orgs(session, {r.to_org_id for r in requests})
+    the holdings and their ledger entries are written at the end. Its statements run on the
+    driver (shared.db.DriverStatement): the consumer's busiest path."""
+    lines = await _find_lines(uow, {(r.entitlement_id, r.product_id) for r in requests})
+    await _lock_lines(uow, {line.id for line in lines.values()})
+    destinations = await find_orgs(uow, {r.to_org_id for r in requests})
     sides = {(line.id, org_id) for r in requests if (line := lines.get((r.entitlement_id, r.product_id)))
              for org_id in (r.from_org_id, r.to_org_id)}
-    available = await _lock_holdings(session, sides)
+    available = await _lock_holdings(uow, sides)
     moves = _Moves(available)
     outcomes: list[TransferCompleted | TransferRejected] = []
     for request in requests:
@@ -174,7 +176,7 @@ async def apply_transfers(
             product_description=line.product_description, quantity=outcome.quantity, action=outcome.action,
             po_number=line.po_number, sales_order=line.sales_order,
         ))
-    await moves.write(session)
+    await moves.write(uow)
     return outcomes
 
 
@@ -203,77 +205,98 @@ class _Moves:
             self.entries.append(dict(common, org_id=org_id, kind=kind, quantity=delta, counterparty_org_id=counterparty,
                                      available_after=self.available[key]))
 
-    async def write(self, session: AsyncSession) -> None:
+    async def write(self, uow: UnitOfWork) -> None:
         if not self.changes:
             return
         ordered = sorted(self.changes)
         existing = [key for key in ordered if key in self.existing]
         if existing:
             columns = {name: [self.changes[key][name] for key in existing] for name in _HOLDING_TOTALS}
-            await session.execute(_ADD_TO_HOLDINGS, {"line_ids": [key[0] for key in existing],
-                                                     "org_ids": [key[1] for key in existing], **columns})
-        created = [{"line_id": key[0], "org_id": key[1], **self.changes[key]} for key in ordered
-                   if key not in self.existing]
+            await uow.execute(_ADD_TO_HOLDINGS, {"line_ids": [key[0] for key in existing],
+                                                 "org_ids": [key[1] for key in existing], **columns})
+        created = [key for key in ordered if key not in self.existing]
         if created:  # first receipts: only ever additions (what a new holding passed on, it got in the batch)
-            await session.execute(sa.insert(holdings), created)
-        await session.execute(sa.insert(ledger_entries), self.entries)
+            await uow.execute(_CREATE_HOLDINGS, {
+                "line_ids": [key[0] for key in created], "org_ids": [key[1] for key in created],
+                **{name: [self.changes[key][name] for key in created] for name in _HOLDING_TOTALS}})
+        await uow.execute(_ADD_ENTRIES, {name: [entry[name] for entry in self.entries] for name in _ENTRY_COLUMNS})
 
 
 _HOLDING_TOTALS = ("available", "received", "transferred")
 
 # Adds each change to its (locked, existing) holding; one that would go negative fails the
 # transaction (its CHECK).
-_ADD_TO_HOLDINGS = sa.text(
+_ADD_TO_HOLDINGS = DriverStatement(sa.text(
     "UPDATE holdings h SET available = h.available + c.available, received = h.received + c.received,"
     " transferred = h.transferred + c.transferred, updated_at = now()"
     " FROM unnest(:line_ids, :org_ids, :available, :received, :transferred)"
     " AS c(line_id, org_id, available, received, transferred)"
     " WHERE h.line_id = c.line_id AND h.org_id = c.org_id"
 ).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True),
-                          **dict.fromkeys(_HOLDING_TOTALS, sa.Integer)))
+                          **dict.fromkeys(_HOLDING_TOTALS, sa.Integer))))
+
+_CREATE_HOLDINGS = DriverStatement(sa.text(
+    "INSERT INTO holdings (line_id, org_id, available, received, transferred)"
+    " SELECT * FROM unnest(:line_ids, :org_ids, :available, :received, :transferred)"
+).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True),
+                          **dict.fromkeys(_HOLDING_TOTALS, sa.Integer))))
+
+# A batch's ledger entries, one array per column.
+_ENTRY_COLUMNS = ("line_id", "org_id", "kind", "quantity", "counterparty_org_id", "transfer_id", "activation_id",
+                  "actor_user_id", "available_after")
+_ADD_ENTRIES = DriverStatement(sa.insert(ledger_entries).from_select(
+    _ENTRY_COLUMNS,
+    sa.select(sa.text("*")).select_from(sa.func.unnest(*array_params(**{
+        name: ledger_entries.c[name].type for name in _ENTRY_COLUMNS})).alias("entry")),
+))
+
+# = ANY(array): one statement whatever the batch; it may read a few lines more (other pairs of
+# the same entitlements and products), which are left out.
+_FIND_LINES = DriverStatement(_LINE_COLUMNS.where(
+    entitlement_lines.c.entitlement_id == sa.any_(sa.bindparam("entitlement_ids", type_=sa.ARRAY(sa.Text))),
+    entitlement_lines.c.product_id == sa.any_(sa.bindparam("product_ids", type_=sa.ARRAY(UUID(as_uuid=True)))),
+))
 
 
-async def _find_lines(session: AsyncSession, keys: set[tuple[str, uuid.UUID]]) -> dict[tuple[str, uuid.UUID], Line]:
+def _line_keys(keys: set[tuple[str, uuid.UUID]]) -> dict[str, list]:
+    return {"entitlement_ids": sorted({k[0] for k in keys}), "product_ids": sorted({k[1] for k in keys})}
+
+
+async def _find_lines(uow: UnitOfWork, keys: set[tuple[str, uuid.UUID]]) -> dict[tuple[str, uuid.UUID], Line]:
     if not keys:
         return {}
-    # = ANY(array) keeps one cached statement whatever the batch; it may read a few lines more
-    # (other pairs of the same entitlements and products), which are left out.
-    rows = await session.execute(_LINE_COLUMNS.where(
-        entitlement_lines.c.entitlement_id == sa.any_(sa.literal(sorted({k[0] for k in keys}), sa.ARRAY(sa.Text))),
-        entitlement_lines.c.product_id == sa.any_(sa.literal(sorted({k[1] for k in keys}), sa.ARRAY(UUID(as_uuid=True)))),
-    ))
-    lines = (Line(*row) for row in rows)
+    lines = (Line(*row) for row in await uow.fetch(_FIND_LINES, _line_keys(keys)))
     return {key: line for line in lines if (key := (line.entitlement_id, line.product_id)) in keys}
 
 
-async def _lock_lines(session: AsyncSession, line_ids: set[uuid.UUID]) -> None:
+async def _lock_lines(uow: UnitOfWork, line_ids: set[uuid.UUID]) -> None:
     """NO KEY UPDATE: the foreign-key checks of ledger entries and activations (KEY SHARE) pass."""
     if line_ids:
-        await session.execute(_LOCK_LINES, {"ids": sorted(line_ids)})
+        await uow.execute(_LOCK_LINES, {"ids": sorted(line_ids)})
 
 
-_LOCK_LINES = sa.text(
+_LOCK_LINES = DriverStatement(sa.text(
     "SELECT id FROM entitlement_lines WHERE id = ANY(:ids) ORDER BY id FOR NO KEY UPDATE"
-).bindparams(*array_params(ids=UUID(as_uuid=True)))
+).bindparams(*array_params(ids=UUID(as_uuid=True))))
 
 
 async def _lock_holdings(
-    session: AsyncSession, keys: set[tuple[uuid.UUID, uuid.UUID]]
+    uow: UnitOfWork, keys: set[tuple[uuid.UUID, uuid.UUID]]
 ) -> dict[tuple[uuid.UUID, uuid.UUID], int]:
     """The available quantity of each existing holding among `keys`, locked until commit (in
     (line, org) order, as a single-holding change would take them); a key with no holding is absent."""
     if not keys:
         return {}
     ordered = sorted(keys)
-    rows = await session.execute(_LOCK_HOLDINGS, {"line_ids": [k[0] for k in ordered], "org_ids": [k[1] for k in ordered]})
+    rows = await uow.fetch(_LOCK_HOLDINGS, {"line_ids": [k[0] for k in ordered], "org_ids": [k[1] for k in ordered]})
     return {(row.line_id, row.org_id): row.available for row in rows}
 
 
-_LOCK_HOLDINGS = sa.text(
+_LOCK_HOLDINGS = DriverStatement(sa.text(
     "SELECT h.line_id, h.org_id, h.available FROM holdings h"
     " JOIN unnest(:line_ids, :org_ids) AS k(line_id, org_id) ON h.line_id = k.line_id AND h.org_id = k.org_id"
     " ORDER BY h.line_id, h.org_id FOR UPDATE OF h"
-).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True)))
+).bindparams(*array_params(line_ids=UUID(as_uuid=True), org_ids=UUID(as_uuid=True))))
 
 
 def _rejected(request: TransferRequested, refusal: Refusal) -> TransferRejected:

@@ -171,7 +171,7 @@ class Licensing:
         request = TransferRequested(transfer_id=uuid.uuid4(), from_org_id=from_org, to_org_id=to_org,
                                     entitlement_id=entitlement_id, product_id=product["id"], quantity=quantity)
         async with UnitOfWork(self.app.state.session_factory, producer="entitlements") as uow:
-            outcome = await apply_transfer(uow.session, request)
+            outcome = await apply_transfer(uow, request)
             assert isinstance(outcome, TransferCompleted), outcome
             await uow.commit()
 

@@ -170,7 +170,7 @@ async def test_refused_transfers_say_why_and_move_nothing(app, case, reason_code
         "of an expired entitlement": books.request(1),
     }[case]
     async with UnitOfWork(app.state.session_factory, producer="tests") as uow:
-        outcome = await apply_transfer(uow.session, request)
+        outcome = await apply_transfer(uow, request)
         await uow.commit()
     assert outcome.reason_code == reason_code, outcome
     assert await books.available(books.distributor) == 10
@@ -191,7 +191,7 @@ async def test_a_batch_of_requests_is_decided_in_order_as_if_applied_one_by_one(
         books.request(3, from_org=books.integrator, to_org=books.customer),  # 2 + 4 received
     ]
     async with UnitOfWork(app.state.session_factory, producer="tests") as uow:
-        outcomes = await apply_transfers(uow.session, batch)
+        outcomes = await apply_transfers(uow, batch)
         await uow.commit()
     assert [(type(o).__name__, getattr(o, "quantity", None), getattr(o, "reason_code", None)) for o in outcomes] == [
         ("TransferCompleted", 6, None), ("TransferRejected", 5, "insufficient_quantity"),
@@ -215,7 +215,7 @@ async def test_fifty_concurrent_transfers_never_overdraw_the_holding(app):
 
     async def transfer_three() -> str:
         async with UnitOfWork(app.state.session_factory, producer="tests") as uow:
-            outcome = await apply_transfer(uow.session, books.request(3))
+            outcome = await apply_transfer(uow, books.request(3))
             await uow.commit()
             return type(outcome).__name__
 
@@ -265,7 +265,7 @@ async def test_any_sequence_of_operations_keeps_every_line_conserved(app, issued
     async def transfer(route: str, quantity: int | None) -> None:
         source, destination = route.split(">")
         async with UnitOfWork(app.state.session_factory, producer="tests") as uow:
-            await apply_transfer(uow.session, books.request(quantity, to_org=orgs[destination], from_org=orgs[source]))
+            await apply_transfer(uow, books.request(quantity, to_org=orgs[destination], from_org=orgs[source]))
             await uow.commit()
 
     for kind, target, quantity in operations:

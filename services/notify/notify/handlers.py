@@ -22,7 +22,7 @@ from notify.settings import NotifySettings
 from shared.auth.permissions import Role
 from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler, EventHandler, handling
-from shared.db import UnitOfWork, array_params
+from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRemoved, MemberRoleChanged
@@ -55,7 +55,7 @@ async def queue_all(uow: UnitOfWork, mails: list[tuple[Envelope, Mail]]) -> None
         }
         for envelope, mail in mails
     ]
-    inserted = await insert_rows(uow.session, notifications, rows,
+    inserted = await insert_rows(uow, notifications, rows,
                                  on_conflict="ON CONFLICT ON CONSTRAINT notifications_one_per_event_and_recipient DO NOTHING",
                                  returning=["id"])
     NOTIFICATIONS.labels("queued").inc(len(inserted))
@@ -97,16 +97,16 @@ async def _lock_transfers(uow: UnitOfWork, transfer_ids: list[uuid.UUID]) -> Non
     # two runs of one batch PostgreSQL breaks, and the consumer retries that batch one by one).
     keys = sorted({int.from_bytes(transfer_id.bytes[:8], "big", signed=True) for transfer_id in transfer_ids})
     if keys:
-        await uow.session.execute(_LOCK_TRANSFERS, {"keys": keys})
+        await uow.execute(_LOCK_TRANSFERS, {"keys": keys})
 
 
 async def remember_requests(uow: UnitOfWork, events: list[TransferRequested]) -> None:
     """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected.
     A request whose outcome came first is not kept: its outcome is told already, to the defaults."""
-    settled = set(await uow.session.scalars(
+    settled = {row[0] for row in await uow.fetch(
         _FORGET_SETTLED, {"ids": list({event.transfer_id for event in events})}
-    ))
-    await insert_rows(uow.session, transfer_requests, [dict(
+    )}
+    await insert_rows(uow, transfer_requests, [dict(
         transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
         requested_by=event.requested_by, notify_representative=event.notify_representative,
         cc_emails=list(event.cc_emails),
@@ -114,16 +114,16 @@ async def remember_requests(uow: UnitOfWork, events: list[TransferRequested]) ->
 
 
 async def tell_outcomes(uow: UnitOfWork, outcomes: list[tuple[Envelope, TransferCompleted | TransferRejected]]) -> None:
-    taken = {row.transfer_id: row for row in await uow.session.execute(
+    taken = {row.transfer_id: row for row in await uow.fetch(
         _TAKE_REQUESTS, {"ids": list({event.transfer_id for _, event in outcomes})}
     )}
     # An outcome before its request: remembered, so the request, when it comes, is not kept.
-    await insert_rows(uow.session, settled_transfers, [
+    await insert_rows(uow, settled_transfers, [
         {"transfer_id": transfer_id} for transfer_id in {event.transfer_id for _, event in outcomes} - taken.keys()
     ], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
     # A transfer's request goes to its first outcome in the batch; a later one finds none, as one by one.
     requests = [taken.pop(event.transfer_id, None) for _, event in outcomes]
-    orgs = {row.id: row for row in await uow.session.execute(
+    orgs = {row.id: row for row in await uow.fetch(
         _ORGS, {"ids": list({org_id for _, event in outcomes for org_id in (event.from_org_id, event.to_org_id)})}
     )}
     rejected = [(envelope, event, request) for (envelope, event), request in zip(outcomes, requests, strict=True)
@@ -189,29 +189,27 @@ async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUI
 
 
 # One transaction-scoped advisory lock per key, in the order given.
-_LOCK_TRANSFERS = sa.text(
+_LOCK_TRANSFERS = DriverStatement(sa.text(
     "SELECT pg_advisory_xact_lock(key) FROM unnest(:keys) AS key"
-).bindparams(*array_params(keys=sa.BigInteger))
+).bindparams(*array_params(keys=sa.BigInteger)))
 
 # The settled markers of these transfers, removed: their late requests take them away.
-_FORGET_SETTLED = sa.text(
+_FORGET_SETTLED = DriverStatement(sa.text(
     "DELETE FROM settled_transfers WHERE transfer_id = ANY(:ids) RETURNING transfer_id"
-).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(settled_transfers.c.transfer_id)
+).bindparams(*array_params(ids=UUID(as_uuid=True))))
 
 # The requests, removed: a transfer has one outcome, and the table stays small.
-_TAKE_REQUESTS = sa.text(
+_TAKE_REQUESTS = DriverStatement(sa.text(
     "DELETE FROM transfer_requests WHERE transfer_id = ANY(:ids)"
     " RETURNING transfer_id, requested_by, notify_representative, cc_emails"
-).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(transfer_requests.c.transfer_id, transfer_requests.c.requested_by,
-                                     transfer_requests.c.notify_representative, transfer_requests.c.cc_emails)
+).bindparams(*array_params(ids=UUID(as_uuid=True))))
 
 # Each org's name and default representative, either None when unknown.
-_ORGS = sa.text(
+_ORGS = DriverStatement(sa.text(
     "SELECT u.id, o.name, (SELECT r.email FROM org_directory_representatives r"
     " WHERE r.org_id = u.id AND r.is_default LIMIT 1) AS default_representative"
     " FROM unnest(:ids) AS u(id) LEFT JOIN org_directory o ON o.id = u.id"
-).bindparams(*array_params(ids=UUID(as_uuid=True))).columns(sa.column("id", UUID(as_uuid=True)), sa.column("name", sa.Text),
-                                     sa.column("default_representative", sa.Text))
+).bindparams(*array_params(ids=UUID(as_uuid=True))))
 
 
 def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler | BatchHandler]:

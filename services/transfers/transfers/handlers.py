@@ -97,7 +97,7 @@ async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     rejected = [e.payload_as(TransferRejected) for e in envelopes if e.type == TransferRejected.routing_key]
     settled = set()
     if completed:
-        settled |= set((await uow.session.execute(_SETTLE_COMPLETED, {
+        settled |= {row[0] for row in await uow.fetch(_SETTLE_COMPLETED, {
             "ids": [event.transfer_id for event, _ in completed],
             "from_org_ids": [event.from_org_id for event, _ in completed],
             "quantities": [event.quantity for event, _ in completed],
@@ -107,20 +107,20 @@ async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
             "po_numbers": [event.po_number for event, _ in completed],
             "sales_orders": [event.sales_order for event, _ in completed],
             "completed_at": [occurred_at for _, occurred_at in completed],  # when the ledger moved the licenses
-        })).scalars())
+        })}
     if rejected:
-        settled |= set((await uow.session.execute(_SETTLE_REJECTED, {
+        settled |= {row[0] for row in await uow.fetch(_SETTLE_REJECTED, {
             "ids": [event.transfer_id for event in rejected],
             "from_org_ids": [event.from_org_id for event in rejected],
             "reason_codes": [event.reason_code for event in rejected],
             "reasons": [event.reason for event in rejected],
-        })).scalars())
+        })}
     unsettled = [event for event in [*(event for event, _ in completed), *rejected] if event.transfer_id not in settled]
     if unsettled:
         await _log_ignored(uow, unsettled)
 
 
-_SETTLE_COMPLETED = sa.text(
+_SETTLE_COMPLETED = DriverStatement(sa.text(
     "UPDATE transfers t SET status = 'completed', quantity = o.quantity, action = o.action,"
     " product_name = o.product_name, product_description = o.product_description, po_number = o.po_number,"
     " sales_order = o.sales_order, completed_at = o.completed_at"
@@ -130,13 +130,13 @@ _SETTLE_COMPLETED = sa.text(
     " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
 ).bindparams(*array_params(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), quantities=sa.Integer,
                      actions=sa.Text, product_names=sa.Text, product_descriptions=sa.Text, po_numbers=sa.Text,
-                     sales_orders=sa.Text, completed_at=sa.DateTime(timezone=True)))
+                     sales_orders=sa.Text, completed_at=sa.DateTime(timezone=True))))
 
-_SETTLE_REJECTED = sa.text(
+_SETTLE_REJECTED = DriverStatement(sa.text(
     "UPDATE transfers t SET status = 'rejected', reason_code = o.reason_code, reason = o.reason"
     " FROM unnest(:ids, :from_org_ids, :reason_codes, :reasons) AS o(id, from_org_id, reason_code, reason)"
     " WHERE t.id = o.id AND t.from_org_id = o.from_org_id AND t.status = 'pending' RETURNING t.id"
-).bindparams(*array_params(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), reason_codes=sa.Text, reasons=sa.Text))
+).bindparams(*array_params(ids=UUID(as_uuid=True), from_org_ids=UUID(as_uuid=True), reason_codes=sa.Text, reasons=sa.Text)))
 
 
 async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | TransferRejected]) -> None:

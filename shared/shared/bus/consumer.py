@@ -30,7 +30,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
-from shared.db import UnitOfWork, array_params
+from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
 from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DEPTH
@@ -48,10 +48,10 @@ class BatchHandler:
 
     handle: Callable[[UnitOfWork, list[Envelope]], Awaitable[None]]
 
-_RECORD_IN_INBOX = sa.text(
+_RECORD_IN_INBOX = DriverStatement(sa.text(
     "INSERT INTO inbox (consumer, event_id) SELECT :consumer, unnest(:event_ids)"
     " ON CONFLICT DO NOTHING RETURNING event_id"
-).bindparams(*array_params(event_ids=UUID(as_uuid=True)))
+).bindparams(*array_params(event_ids=UUID(as_uuid=True))))
 
 
 class EventConsumer:
@@ -145,11 +145,8 @@ class EventConsumer:
     async def _handle_in_one_transaction(self, items: list[tuple[AbstractIncomingMessage, Envelope]]) -> None:
         async with UnitOfWork(self._session_factory, producer=self.service) as uow:
             event_ids = list({envelope.event_id for _, envelope in items})
-            new_ids = set(
-                (await uow.session.execute(_RECORD_IN_INBOX, {"consumer": self.service, "event_ids": event_ids}))
-                .scalars()
-                .all()
-            )
+            recorded = await uow.fetch(_RECORD_IN_INBOX, {"consumer": self.service, "event_ids": event_ids})
+            new_ids = {row[0] for row in recorded}
             fresh = []
             for _, envelope in items:
                 if envelope.event_id in new_ids:  # else a redelivery, or a duplicate within this batch

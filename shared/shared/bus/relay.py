@@ -24,7 +24,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
-from shared.db import OUTBOX_CHANNEL
+from shared.db import OUTBOX_CHANNEL, DriverStatement, driver_connection
 from shared.events.catalog import CONTRACTS
 from shared.logging import get_logger
 from shared.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
@@ -32,12 +32,12 @@ from shared.tracing import extract_trace_context, tracer
 
 log = get_logger(__name__)
 
-_CLAIM = sa.text(
+_CLAIM = DriverStatement(sa.text(
     "SELECT id, event_id, routing_key, body::text AS body, body->'trace_context' ->> 'traceparent' AS traceparent,"
     " extract(epoch FROM now() - created_at)::float8 AS age"
     " FROM outbox WHERE published_at IS NULL ORDER BY id LIMIT :limit FOR UPDATE SKIP LOCKED"
-)
-_MARK = sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)")
+))
+_MARK = DriverStatement(sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
 _FEWEST_IN_FLIGHT = 10
@@ -114,8 +114,8 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
         assert self._exchange is not None
-        async with self._engine.begin() as conn:
-            rows = (await conn.execute(_CLAIM, {"limit": self._in_flight})).all()
+        async with driver_connection(self._engine) as conn, conn.transaction():
+            rows = await conn.fetch(_CLAIM, {"limit": self._in_flight})
             if not rows:
                 return 0
             self._linger.batch_taken(rows[0].age)  # rows come oldest first
