@@ -97,9 +97,10 @@ class DriverRow(asyncpg.Record):
 
 class DriverConnection:
     """A pooled connection's asyncpg connection, for `DriverStatement`s: each its own transaction
-    (autocommit), or together inside `transaction()` or a unit of work's. Errors come out as SQLAlchemy's (IntegrityError, OperationalError, ...), as from a
-    session, so the services' error handling (shared.problems: 503 for a database away, 422 for a
-    value it cannot store) and the pool's (a lost connection is dropped) stay the same."""
+    (autocommit), or together inside `transaction()` or a unit of work's. Errors come out as
+    SQLAlchemy's (IntegrityError, OperationalError, ...), as from a session, so the services' error
+    handling (shared.problems: 503 for a database away, 422 for a value it cannot store) and the
+    pool's (a lost connection is dropped) stay the same."""
 
     def __init__(self, pooled: PoolProxiedConnection, dialect: sa.Dialect, *, traced: bool = False,
                  invalidate: Callable[[], Awaitable[None]] | None = None):
@@ -145,7 +146,7 @@ class DriverConnection:
             if translated is None:  # not the database's: a bug, as it is
                 raise
             if translated.connection_invalidated:
-                await self._invalidate()  # closes it: SQLAlchemy's awaits need a greenlet
+                await self._invalidate()  # closed, and replaced by the pool
             raise translated from error
 
     def _translated(self, error: Exception, statement: DriverStatement, arguments: list) -> sa.exc.DBAPIError | None:
