@@ -21,6 +21,7 @@ Settings (environment variables; defaults in brackets, documented in the README)
     LICENSING_RUN_DIR [.run]   generated config, logs (logs/), mail (mail/), supervisor socket
     LICENSING_RUN_LOGS [files]   `files`: one log per process in <run dir>/logs; `stdout`: all to stdout
     LICENSING_READY_TIMEOUT [120]   seconds to wait for every /readyz before warning
+    LICENSING_MAIL_NICE [10]   the niceness of notify and the mail sink (0: as the rest)
 """
 
 from __future__ import annotations
@@ -91,6 +92,17 @@ redirect_stderr=true
 """
 
 
+# Mail is sent after the fact (notify's queue), so on a machine running everything, a transfer's
+# path (gateway, transfers, entitlements, audit) goes first when the CPU is short: mail then waits
+# and catches up. Nothing changes while the CPU is not short.
+MAIL_PROGRAMS = ("notify", "mail-sink")
+
+
+def _niced(name: str, command: list[str], environ: dict[str, str]) -> list[str]:
+    nice = int(environ.get("LICENSING_MAIL_NICE", "10"))
+    return ["nice", "-n", str(nice), *command] if name in MAIL_PROGRAMS and nice else command
+
+
 def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: Path, sink: bool) -> str:
     logs = environ.get("LICENSING_RUN_LOGS", "files")
     host = environ.get("LICENSING_BIND_HOST", "127.0.0.1")
@@ -100,8 +112,8 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
         programs.append(
             _program(
                 "mail-sink",
-                [sys.executable, str(Path(__file__).with_name("mail_sink.py")), f"127.0.0.1:{environ['SMTP_PORT']}",
-                 str(run_dir / "mail")],
+                _niced("mail-sink", [sys.executable, str(Path(__file__).with_name("mail_sink.py")),
+                                     f"127.0.0.1:{environ['SMTP_PORT']}", str(run_dir / "mail")], environ),
                 run_dir,
                 logs,
             )
@@ -110,12 +122,12 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
         programs.append(
             _program(
                 name,
-                [sys.executable, "-m", "uvicorn", "--factory", f"{name}.main:create_app", "--host", host,
-                 "--port", str(ports[name]), "--log-level", log_level, "--no-access-log",
-                 # longer than the gateway keeps idle connections (gateway.proxy), so it never
-                 # sends a request on a connection the service is closing
-                 "--timeout-keep-alive", "75",
-                 "--timeout-graceful-shutdown", "5"],
+                _niced(name, [sys.executable, "-m", "uvicorn", "--factory", f"{name}.main:create_app", "--host", host,
+                              "--port", str(ports[name]), "--log-level", log_level, "--no-access-log",
+                              # longer than the gateway keeps idle connections (gateway.proxy), so it
+                              # never sends a request on a connection the service is closing
+                              "--timeout-keep-alive", "75",
+                              "--timeout-graceful-shutdown", "5"], environ),
                 run_dir,
                 logs,
             )
