@@ -24,6 +24,7 @@ _environment = jinja2.Environment(
     autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False, default=False),
     undefined=jinja2.StrictUndefined,  # a missing value is a bug to see, not an empty line in a mail
     keep_trailing_newline=True,
+    auto_reload=False,  # templates ship with the code: no file check (a stat) before every mail
 )
 
 MAX_LINE = 78  # RFC 5322's recommended line length, as the email package folds
