@@ -256,6 +256,40 @@ async def test_a_driver_connection_cut_off_midway_is_not_handed_to_the_next_user
         assert backend != backends[0]
 
 
+async def test_units_cut_off_midway_on_the_driver_end_cancelled_and_their_connections_are_not_reused(producer):
+    """A stopping service cancels its relay's and consumers' transactions wherever they are: the
+    cancellation must come out as such (not as a failed ROLLBACK), and the connection, in an
+    unknown state, must never be handed out again."""
+    sleep = DriverStatement(sa.select(sa.func.pg_sleep(30)))
+
+    async def in_a_unit_of_work(started: asyncio.Event, backends: list) -> None:
+        async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
+            [(backend,)] = await uow.fetch(_BACKEND, {})
+            backends.append(backend)
+            started.set()
+            await uow.fetch(sleep, {})
+
+    async def in_a_driver_transaction(started: asyncio.Event, backends: list) -> None:  # as the relay
+        async with driver_connection(producer.engine) as connection, connection.transaction():
+            [(backend,)] = await connection.fetch(_BACKEND, {})
+            backends.append(backend)
+            started.set()
+            await connection.fetch(sleep, {})
+
+    for unit in (in_a_unit_of_work, in_a_driver_transaction):
+        started, backends = asyncio.Event(), []
+        task = asyncio.create_task(unit(started, backends))
+        await started.wait()
+        await asyncio.sleep(0.1)  # inside pg_sleep now
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        for _ in range(3):
+            async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
+                [(backend,)] = await uow.fetch(_BACKEND, {})
+            assert backend != backends[0], unit.__name__
+
+
 async def test_a_broker_too_slow_to_confirm_gets_smaller_batches_and_every_event_still_goes_out(
         producer, audit_service, monkeypatch):
     event_ids = await producer.emit(200)

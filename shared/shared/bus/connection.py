@@ -55,7 +55,8 @@ class TurnWriter:
         if self._pending:
             data = b"".join(self._pending)
             self._pending.clear()
-            self._writer.write(data)
+            if not self._writer.is_closing():  # else the connection is gone, and with it what waits on these frames
+                self._writer.write(data)
 
     async def drain(self) -> None:
         # Not flushed here: aiormq drains after every frame, and the turn's frames must still go
