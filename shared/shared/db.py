@@ -367,5 +367,6 @@ class UnitOfWork:
             if self._pending:
                 await self.execute(_WRITE_EVENTS, events)
             await self.session.commit()
+            self._driver = None  # the connection went back to the pool with the transaction
         self._pending = []
         self._staged = []

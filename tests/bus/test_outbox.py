@@ -218,6 +218,13 @@ async def test_driver_statements_in_a_unit_of_work_share_its_session_and_its_tra
     assert await written(*await attempt(commit=False)) == 0  # left without commit: none of the three
     assert await written(*await attempt(commit=True)) == 3  # committed: all three
 
+    async with UnitOfWork(producer.sessions, producer=producer.service) as uow:  # on after a commit
+        first_id, second_id = uuid.uuid4(), uuid.uuid4()
+        await uow.execute(_ADD_TO_INBOX, {"consumer": "driver in a session", "event_id": first_id})
+        await uow.commit()
+        await uow.execute(_ADD_TO_INBOX, {"consumer": "driver in a session", "event_id": second_id})
+    assert await written(first_id, second_id) == 1  # the second, in a transaction never committed, is not
+
     with pytest.raises(sa.exc.DBAPIError) as lost:  # a lost connection, as on the one-statement path
         async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
             [(backend,)] = await uow.fetch(_BACKEND, {})
