@@ -238,36 +238,26 @@ async def test_driver_statements_in_a_unit_of_work_share_its_session_and_its_tra
     assert next_backend != backend
 
 
-async def test_a_driver_connection_cut_off_midway_is_not_handed_to_the_next_user(producer):
-    """A task cancelled in the middle of a statement (a stopping service) leaves its connection in
-    an unknown state: the pool must not give that connection to anyone again."""
-    started = asyncio.Event()
-    backends = []
+async def test_work_on_the_driver_cut_off_midway_ends_cancelled_and_its_connection_is_not_reused(producer):
+    """A stopping service cancels its requests, relays and consumers wherever they are, maybe in
+    the middle of a statement: the cancellation must come out as such (not as a failed ROLLBACK),
+    and the connection, in an unknown state, must never be handed out again. On each driver path:
+    a connection alone (the transfers POST), a transaction (the relay), a unit of work's session."""
+    sleep = DriverStatement(sa.select(sa.func.pg_sleep(30)))
 
-    async def long_read():
+    async def on_a_driver_connection(started: asyncio.Event, backends: list) -> None:
         async with driver_connection(producer.engine) as connection:
             [(backend,)] = await connection.fetch(_BACKEND, {})
             backends.append(backend)
             started.set()
-            await connection.fetch(DriverStatement(sa.select(sa.func.pg_sleep(30))), {})
+            await connection.fetch(sleep, {})
 
-    task = asyncio.create_task(long_read())
-    await started.wait()
-    await asyncio.sleep(0.1)  # inside pg_sleep now
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    for _ in range(3):  # the pool hands out working connections, none of them the one cut off
-        async with driver_connection(producer.engine) as connection:
+    async def in_a_driver_transaction(started: asyncio.Event, backends: list) -> None:
+        async with driver_connection(producer.engine) as connection, connection.transaction():
             [(backend,)] = await connection.fetch(_BACKEND, {})
-        assert backend != backends[0]
-
-
-async def test_units_cut_off_midway_on_the_driver_end_cancelled_and_their_connections_are_not_reused(producer):
-    """A stopping service cancels its relay's and consumers' transactions wherever they are: the
-    cancellation must come out as such (not as a failed ROLLBACK), and the connection, in an
-    unknown state, must never be handed out again."""
-    sleep = DriverStatement(sa.select(sa.func.pg_sleep(30)))
+            backends.append(backend)
+            started.set()
+            await connection.fetch(sleep, {})
 
     async def in_a_unit_of_work(started: asyncio.Event, backends: list) -> None:
         async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
@@ -276,14 +266,7 @@ async def test_units_cut_off_midway_on_the_driver_end_cancelled_and_their_connec
             started.set()
             await uow.fetch(sleep, {})
 
-    async def in_a_driver_transaction(started: asyncio.Event, backends: list) -> None:  # as the relay
-        async with driver_connection(producer.engine) as connection, connection.transaction():
-            [(backend,)] = await connection.fetch(_BACKEND, {})
-            backends.append(backend)
-            started.set()
-            await connection.fetch(sleep, {})
-
-    for unit in (in_a_unit_of_work, in_a_driver_transaction):
+    for unit in (on_a_driver_connection, in_a_driver_transaction, in_a_unit_of_work):
         started, backends = asyncio.Event(), []
         task = asyncio.create_task(unit(started, backends))
         await started.wait()
@@ -291,9 +274,9 @@ async def test_units_cut_off_midway_on_the_driver_end_cancelled_and_their_connec
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        for _ in range(3):
-            async with UnitOfWork(producer.sessions, producer=producer.service) as uow:
-                [(backend,)] = await uow.fetch(_BACKEND, {})
+        for _ in range(3):  # the pool hands out working connections, none of them the one cut off
+            async with driver_connection(producer.engine) as connection:
+                [(backend,)] = await connection.fetch(_BACKEND, {})
             assert backend != backends[0], unit.__name__
 
 
