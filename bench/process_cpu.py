@@ -4,6 +4,7 @@ goes: per service process (the children of `make run`'s supervisord), per servic
 the work done, give milliseconds of CPU per unit of work."""
 
 import os
+import resource
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -55,6 +56,19 @@ def snapshot(root_pid: int, database_prefix: str) -> dict[tuple[str, str], float
         except OSError:
             continue
     return seconds
+
+
+def machine_busy() -> tuple[float, float]:
+    """CPU seconds the whole machine has spent busy (not idle nor waiting for I/O, summed over its
+    cores), and seconds elapsed in all (idem), so far: two readings give the cores kept busy."""
+    fields = [int(value) for value in open("/proc/stat").readline().split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / _TICKS, sum(fields) / _TICKS
+
+
+def own_cpu() -> float:
+    """CPU seconds this process (the load client) has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def per_unit(before: dict, after: dict, units: int) -> list[tuple[str, float]]:

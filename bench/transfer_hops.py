@@ -1,6 +1,6 @@
 """Where a transfer's end-to-end latency goes, hop by hop, at a few paced rates below capacity.
 
-    uv run python bench/transfer_hops.py [--rates 10,30,50] [--seconds 15]
+    uv run python bench/transfer_hops.py [--rates 10,30,50] [--seconds 15] [--spinner]
 
 Starts the whole system as `make run` does (bench/system_run.py), prepares a distributor holding
 as bench/transfers_end_to_end.py does, and sends transfers through the gateway at each rate in
@@ -17,13 +17,21 @@ turn. Then it reads the hops off the services' own tables, all on the database's
   end to end                   requested_at → the later of transfers' and audit's
 
 Each rate runs on its own holding's transfers, counted by requested_at. No assertions: it prints
-the system's CPU while idle (5 s, before the first rate), then per rate p50 / p90 / p99 per hop and
-the CPU per transfer of each process.
+the system's CPU while idle (5 s, before the first rate), then per rate p50 / p90 / p99 per hop,
+the CPU per transfer of each process, and how busy the machine's cores were: the system's
+processes, this load client, the rest (the mail sink, the machine's own).
+
+With --spinner, a busy loop per core runs at the lowest priority (nice 19) during each rate: it
+takes only CPU that nothing else wants, and shows how much of the cores the system kept busy
+only because they were free (bench/README.md, session 11).
 """
 
 import argparse
 import asyncio
+import os
+import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,7 +40,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from process_cpu import per_unit, snapshot  # noqa: E402
+from process_cpu import machine_busy, own_cpu, per_unit, snapshot  # noqa: E402
 from system_run import connect, own_infrastructure, pg, running_system  # noqa: E402
 from transfers_end_to_end import load, prepare  # noqa: E402
 
@@ -87,7 +95,17 @@ def _percentile(values: list[float], share: float) -> float:
     return ordered[int(share * (len(ordered) - 1))]
 
 
-async def bench(system, rates: list[float], seconds: float) -> None:
+def _spinners(seconds: float) -> list[subprocess.Popen]:
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    return [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", loop]) for _ in range(os.cpu_count() or 1)]
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the spinners, once waited for
+    return usage.ru_utime + usage.ru_stime
+
+
+async def bench(system, rates: list[float], seconds: float, spinner: bool) -> None:
     infra = system.infra
     async with aiohttp.ClientSession() as session:
         setup = await prepare(session, system.base, infra, quantity=int(sum(rates) * seconds) + 10)
@@ -99,15 +117,26 @@ async def bench(system, rates: list[float], seconds: float) -> None:
         print(f"idle: {sum(ms for _, ms in idle) / idle_seconds / 10:.1f}% of one core; busiest: "
               + ", ".join(f"{name} {ms / idle_seconds / 10:.1f}%" for name, ms in idle[:4]))
         for rate in rates:
-            since = time.time()
-            before = snapshot(system.process.pid, infra.database_prefix)
+            since, started = time.time(), time.monotonic()
+            before, busy_before, client_before = snapshot(system.process.pid, infra.database_prefix), machine_busy(), own_cpu()
+            spinners_before, spinners = _children_cpu(), _spinners(seconds) if spinner else []
             result = await load(setup["distributor"], setup["body"], int(rate * seconds), 64, infra, rate)
             cpu = per_unit(before, snapshot(system.process.pid, infra.database_prefix), result["accepted_count"])
+            busy, client, wall = machine_busy(), own_cpu() - client_before, time.monotonic() - started
+            for process in spinners:
+                process.wait()
+            spun = _children_cpu() - spinners_before
             hops = await hops_since(infra, since)
             print(f"\npaced at {rate:g}/s for {seconds:g} s: {len(hops['end to end'])} transfers completed;"
                   f" accepted p50 {result['accepted_p50']:.1f} ms; CPU {sum(ms for _, ms in cpu):.1f} ms per transfer"
                   f" ({rate * sum(ms for _, ms in cpu) / 10:.0f}% of one core)")
             print("  CPU ms per transfer: " + ", ".join(f"{name} {ms:.2f}" for name, ms in cpu if ms >= 0.05))
+            cores = {"the system's processes": sum(ms for _, ms in cpu) * result["accepted_count"] / 1000 / wall,
+                     "this load client": client / wall, "the idle-priority spinners": spun / wall}
+            cores["the rest"] = (busy[0] - busy_before[0]) / wall - sum(cores.values())
+            print(f"  cores busy: {(busy[0] - busy_before[0]) / (busy[1] - busy_before[1]) * (os.cpu_count() or 1):.2f}"
+                  f" of {os.cpu_count()}: " + ", ".join(f"{name} {value:.2f}" for name, value in cores.items()
+                                                    if spinner or name != "the idle-priority spinners"))
             print(f"  {'hop':<26} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8}")
             for hop, values in hops.items():
                 if values:
@@ -119,10 +148,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="10,30,50", help="transfers per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--spinner", action="store_true", help="an idle-priority busy loop per core during each rate")
     args = parser.parse_args()
     rates = [float(rate) for rate in args.rates.split(",")]
     with own_infrastructure("hops") as infra, running_system(infra, Path(f"/tmp/{infra.database_prefix}")) as system:
-        asyncio.run(bench(system, rates, args.seconds))
+        asyncio.run(bench(system, rates, args.seconds, args.spinner))
     return 0
 
 

@@ -201,11 +201,18 @@ async def bench(system, transfers: int, clients: int, dashboards: int, paced_rat
           f"  -> at most {os.cpu_count() * 1000 / sum(ms for _, ms in cpu):.0f} transfers/s on {os.cpu_count()} cores")
 
 
+def _at_least_one(text: str) -> int:
+    """A count of requests to time: with none there is no figure to print."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"a whole number of at least 1 expected, not {text!r}")
+    return int(text)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=3000)
     parser.add_argument("--clients", type=int, default=64)
-    parser.add_argument("--dashboards", type=int, default=1000)
+    parser.add_argument("--dashboards", type=_at_least_one, default=1000)
     parser.add_argument("--paced-rates", type=lambda text: [float(rate) for rate in text.split(",")],
                         default=[30.0, 300.0], help="transfers/s of each paced run (20 s each), comma-separated")
     args = parser.parse_args()
