@@ -65,9 +65,10 @@ def machine_busy() -> tuple[float, float]:
     return (sum(fields) - fields[3] - fields[4]) / _TICKS, sum(fields) / _TICKS
 
 
-def own_cpu() -> float:
-    """CPU seconds this process (the load client) has used so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+def own_cpu(children: bool = False) -> float:
+    """CPU seconds this process (the load client) has used so far, or with `children` its child
+    processes that ended and were waited for."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
 
 

@@ -29,7 +29,6 @@ only because they were free (bench/README.md, session 11).
 import argparse
 import asyncio
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -100,11 +99,6 @@ def _spinners(seconds: float) -> list[subprocess.Popen]:
     return [subprocess.Popen(["nice", "-n", "19", sys.executable, "-c", loop]) for _ in range(os.cpu_count() or 1)]
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the spinners, once waited for
-    return usage.ru_utime + usage.ru_stime
-
-
 async def bench(system, rates: list[float], seconds: float, spinner: bool) -> None:
     infra = system.infra
     async with aiohttp.ClientSession() as session:
@@ -119,13 +113,13 @@ async def bench(system, rates: list[float], seconds: float, spinner: bool) -> No
         for rate in rates:
             since, started = time.time(), time.monotonic()
             before, busy_before, client_before = snapshot(system.process.pid, infra.database_prefix), machine_busy(), own_cpu()
-            spinners_before, spinners = _children_cpu(), _spinners(seconds) if spinner else []
+            spinners_before, spinners = own_cpu(children=True), _spinners(seconds) if spinner else []
             result = await load(setup["distributor"], setup["body"], int(rate * seconds), 64, infra, rate)
             cpu = per_unit(before, snapshot(system.process.pid, infra.database_prefix), result["accepted_count"])
             busy, client, wall = machine_busy(), own_cpu() - client_before, time.monotonic() - started
             for process in spinners:
                 process.wait()
-            spun = _children_cpu() - spinners_before
+            spun = own_cpu(children=True) - spinners_before  # the spinners, now waited for
             hops = await hops_since(infra, since)
             print(f"\npaced at {rate:g}/s for {seconds:g} s: {len(hops['end to end'])} transfers completed;"
                   f" accepted p50 {result['accepted_p50']:.1f} ms; CPU {sum(ms for _, ms in cpu):.1f} ms per transfer"
