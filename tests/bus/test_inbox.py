@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import shutil
+import subprocess
 import uuid
 
 import aio_pika
@@ -174,3 +176,30 @@ async def _settle_then(check) -> None:
     """After the first success, give redeliveries time to arrive, then check nothing changed."""
     await asyncio.sleep(0.5)
     assert await check()
+
+
+def _consumer_connections(vhost: str) -> list[str]:
+    """The broker's pids of the consumer's connections in `vhost` (named by shared.bus.consumer)."""
+    listed = subprocess.run(["rabbitmqctl", "-q", "--no-table-headers", "list_connections", "pid", "vhost",
+                             "client_properties"], check=True, capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in listed.stdout.splitlines()]
+    return [pid for pid, in_vhost, properties in rows
+            if in_vhost == vhost and f'{{"connection_name","{CONSUMER}-consumer"}}' in properties]
+
+
+@pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="needs the local broker to close a connection")
+async def test_a_consumer_whose_connection_the_broker_closes_consumes_again(broker, counting_consumer, infrastructure):
+    """The consumer consumes beneath aio-pika (shared.bus.consumer), so aio-pika's reconnect does
+    not bring it back by itself: the consumer must start again on the reopened channel."""
+    before = envelope_of()
+    await publish(broker, before)
+    await eventually(lambda: counting_consumer(before.event_id), timeout=30)
+    [pid] = await eventually(lambda: asyncio.to_thread(_consumer_connections, infrastructure.vhost), timeout=30)
+    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", "-q", "close_connection", pid, "closed by the test"],
+                            check=True, capture_output=True, timeout=60)
+
+    after = envelope_of()
+    await publish(broker, after)
+    assert await eventually(lambda: counting_consumer(after.event_id), timeout=30) == 1
+    assert await counting_consumer(before.event_id) == 1
+    assert len(await eventually(lambda: asyncio.to_thread(_consumer_connections, infrastructure.vhost), timeout=30)) == 1

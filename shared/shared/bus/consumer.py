@@ -6,11 +6,17 @@ nothing. Messages are handled in batches (one commit for many) and, when a batch
 one, so a failing message is retried alone: after the queue's delivery limit it is dead-lettered.
 A message that is not a valid envelope is dead-lettered at once. The consumer never stops for one.
 While behind, it waits a moment before a batch, for more messages to share it (shared.bus.linger).
+
+It consumes on aiormq's channel, under aio-pika's: aio-pika wraps every delivery in an
+IncomingMessage, which cost a quarter of the client's CPU per message (bench/consume_overhead.py).
+aio-pika's robust channel still reconnects, reopens and redeclares; the consumer itself, which
+aio-pika does not know, is checked for and made again on the reopened channel here.
 """
 
 import asyncio
 import contextlib
 import itertools
+import uuid
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +24,7 @@ from datetime import UTC, datetime
 import aio_pika
 import sqlalchemy as sa
 import structlog
-from aio_pika.abc import AbstractIncomingMessage
+from aiormq.abc import DeliveredMessage
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 from pydantic import ValidationError
@@ -37,6 +43,10 @@ from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DE
 from shared.tracing import extract_trace_context, tracer
 
 log = get_logger(__name__)
+
+# How often a consumer checks that it still consumes: after the broker comes back, aio-pika reopens
+# the channel, and the consumer starts again on it within this.
+CONSUMER_CHECK_SECONDS = 0.5
 
 EventHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
@@ -79,7 +89,8 @@ class EventConsumer:
         self._prefetch = prefetch
         self._batch_size = batch_size
         self._linger = Linger(service, "consumer", linger, behind_after)
-        self._received: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
+        self._received: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
+        self._consumer_tag = f"{self.queue.name}.{uuid.uuid4().hex}"
 
     async def run(self) -> None:
         connection = await connect(self._amqp_url, f"{self.service}-consumer")
@@ -87,17 +98,43 @@ class EventConsumer:
             channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
             await declare_topology(channel, self._exchange_name)
-            queue = await channel.get_queue(self.queue.name)
-            await queue.consume(self._received.put)
+            await self._consume(channel)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_depths(channel))
+                tasks.create_task(self._keep_consuming(channel))
                 while True:
                     raise_if_cancelled()  # a stop lost inside aio-pika's wait_for must still end the consumer
                     await self.handle_batch(await self._next_batch())
         finally:
             await connection.close()
 
-    async def _next_batch(self) -> list[AbstractIncomingMessage]:
+    async def _consume(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        """Consumes the queue on aiormq's channel under `channel`, unless that channel does already.
+        After a reconnect it is a new channel, with no consumer of ours: deliveries of the old one
+        still waiting here are handled, and their acks fail harmlessly (the broker redelivers them
+        and the inbox knows them)."""
+        underlay = await channel.get_underlay_channel()
+        if underlay.is_closed or self._consumer_tag in underlay.consumers:
+            return
+        try:
+            await underlay.basic_consume(self.queue.name, self._deliver, consumer_tag=self._consumer_tag)
+        except BaseException:
+            underlay.consumers.pop(self._consumer_tag, None)  # aiormq records it before the broker says yes
+            raise
+
+    async def _deliver(self, message: DeliveredMessage) -> None:
+        self._received.put_nowait(message)
+
+    async def _keep_consuming(self, channel: aio_pika.abc.AbstractChannel) -> None:
+        while True:
+            raise_if_cancelled()
+            await asyncio.sleep(CONSUMER_CHECK_SECONDS)
+            try:
+                await self._consume(channel)
+            except Exception as error:  # the channel closing again meanwhile: the next check tries again
+                log.info("could not consume yet; trying again", queue=self.queue.name, error=repr(error))
+
+    async def _next_batch(self) -> list[DeliveredMessage]:
         batch = [await self._received.get()]
         if self._received.qsize() < self._batch_size - 1:  # else a whole batch is here already
             await self._linger.before_batch()
@@ -105,12 +142,12 @@ class EventConsumer:
             batch.append(self._received.get_nowait())
         return batch
 
-    async def handle_batch(self, messages: list[AbstractIncomingMessage]) -> None:
-        parsed: list[tuple[AbstractIncomingMessage, Envelope]] = []
+    async def handle_batch(self, messages: list[DeliveredMessage]) -> None:
+        parsed: list[tuple[DeliveredMessage, Envelope]] = []
         for message in messages:
             envelope = self._parse(message)
             if envelope is None:
-                await _settle(message.reject(requeue=False))
+                await _settle(message.channel.basic_reject(message.delivery_tag, requeue=False))
                 EVENTS_CONSUMED.labels(self.service, "dead-lettered").inc()
             else:
                 parsed.append((message, envelope))
@@ -125,24 +162,26 @@ class EventConsumer:
                 await self._handle_alone(one)
             return
         # Delivery tags rise in the order messages arrive, and every earlier one is settled already.
-        await _settle(parsed[-1][0].ack(multiple=True))
+        last = parsed[-1][0]
+        await _settle(last.channel.basic_ack(last.delivery_tag, multiple=True))
         EVENTS_CONSUMED.labels(self.service, "handled").inc(len(parsed))
 
-    async def _handle_alone(self, item: tuple[AbstractIncomingMessage, Envelope]) -> None:
+    async def _handle_alone(self, item: tuple[DeliveredMessage, Envelope]) -> None:
         message, envelope = item
         try:
             await self._handle_in_one_transaction([item])
         except Exception:
             log.exception("event handler failed; the broker will redeliver it", event_id=str(envelope.event_id),
-                          event_type=envelope.type, delivery_count=message.headers.get("x-delivery-count", 0))
+                          event_type=envelope.type,
+                          delivery_count=(message.header.properties.headers or {}).get("x-delivery-count", 0))
             # Requeued: the quorum queue counts deliveries and dead-letters it past the limit.
-            await _settle(message.nack(requeue=True))
+            await _settle(message.channel.basic_nack(message.delivery_tag, requeue=True))
             EVENTS_CONSUMED.labels(self.service, "failed").inc()
             return
-        await _settle(message.ack())
+        await _settle(message.channel.basic_ack(message.delivery_tag))
         EVENTS_CONSUMED.labels(self.service, "handled").inc()
 
-    async def _handle_in_one_transaction(self, items: list[tuple[AbstractIncomingMessage, Envelope]]) -> None:
+    async def _handle_in_one_transaction(self, items: list[tuple[DeliveredMessage, Envelope]]) -> None:
         async with UnitOfWork(self._session_factory, producer=self.service) as uow:
             event_ids = list({envelope.event_id for _, envelope in items})
             recorded = await uow.fetch(_RECORD_IN_INBOX, {"consumer": self.service, "event_ids": event_ids})
@@ -180,13 +219,13 @@ class EventConsumer:
             for handler in handlers:
                 await handler(uow, envelope)
 
-    def _parse(self, message: AbstractIncomingMessage) -> Envelope | None:
+    def _parse(self, message: DeliveredMessage) -> Envelope | None:
         try:
             return Envelope.model_validate_json(message.body)
         except ValidationError as error:
             log.error(
                 "unreadable message sent to the dead-letter queue",
-                message_id=message.message_id,
+                message_id=message.header.properties.message_id,
                 routing_key=message.routing_key,
                 error=str(error).splitlines()[0],
             )
