@@ -13,9 +13,9 @@ clients take turns, in the opposite order every other round. Prints figures; ass
 
 import argparse
 import asyncio
-import resource
 import sys
 import uuid
+from pathlib import Path
 
 import aiormq
 import uvloop
@@ -23,15 +23,14 @@ import uvloop
 from shared.bus.connection import connect
 from shared.testing import LOCAL_AMQP, _own_vhost
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from process_cpu import own_cpu  # noqa: E402
+
 PREFETCH = 256
 PROPERTIES = aiormq.spec.Basic.Properties(
     content_type="application/json", delivery_mode=2,
     headers={"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"})
-
-
-def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def _fill(channel, queue_name: str, count: int) -> None:
@@ -43,14 +42,14 @@ async def _fill(channel, queue_name: str, count: int) -> None:
 
 async def _drain(received: asyncio.Queue, count: int, ack) -> float:
     """CPU seconds to take `count` messages off `received`, batch by batch, acking each batch."""
-    got, started = 0, _cpu()
+    got, started = 0, own_cpu()
     while got < count:
         batch = [await received.get()]
         while not received.empty():
             batch.append(received.get_nowait())
         got += len(batch)
         await ack(batch[-1])
-    return _cpu() - started
+    return own_cpu() - started
 
 
 async def with_aio_pika(channel, queue_name: str, count: int) -> float:
