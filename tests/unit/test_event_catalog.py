@@ -6,7 +6,7 @@ from shared.events.catalog import CONTRACTS, without_secrets
 def test_routing_keys_follow_service_aggregate_past_tense_verb_and_are_unique():
     for key, contract in CONTRACTS.items():
         service, _aggregate, _verb = key.split(".")
-        assert service in {"orgs", "identity", "entitlements", "transfers"}, key
+        assert service in {"orgs", "identity", "entitlements", "transfers", "devices"}, key
         assert contract.routing_key == key
 
 

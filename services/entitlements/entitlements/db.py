@@ -29,6 +29,13 @@ products = sa.Table(
     sa.Column("description", sa.Text),
     sa.Column("deployment_type", sa.Text),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+    # The device rules (shared.events.entitlements.DeviceRules), for the licenses made from the product.
+    sa.Column("max_license_users", sa.Integer, nullable=False, server_default="5"),
+    sa.Column("default_user_activation_cap", sa.Integer, nullable=False, server_default="1"),
+    sa.Column("grace_period_days", sa.Integer, nullable=False, server_default="14"),
+    sa.Column("virtual_machines_allowed", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("offline_allowed", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("device_resets_per_30_days", sa.Integer, nullable=False, server_default="3"),
 )
 
 entitlement_number = sa.Sequence("entitlement_number", metadata=metadata)

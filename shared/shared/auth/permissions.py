@@ -52,6 +52,12 @@ class Action(StrEnum):
     VIEW_MEMBERS = "members:view"
     MANAGE_MEMBERS = "members:manage"
     MANAGE_NOTIFICATIONS = "notifications:manage"
+    VIEW_LICENSE_KEYS = "license_keys:view"
+    MANAGE_LICENSE_KEYS = "license_keys:manage"
+    VIEW_DEVICES = "devices:view"
+    RESET_DEVICES = "devices:reset"
+    VIEW_LICENSE_USERS = "license_users:view"
+    MANAGE_LICENSE_USERS = "license_users:manage"
 
 
 _EVERY_ROLE = frozenset(Role)
@@ -88,6 +94,15 @@ PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
     Action.MANAGE_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN})),
     # Delivery records name people and their addresses: the same people as the members' rights.
     Action.MANAGE_NOTIFICATIONS: (frozenset(Tier), frozenset({Role.ADMIN})),
+    # Licenses of the licensed software (document 4): the end customer's Admin manages them and
+    # sees the keys, its Viewer reads; the integrator and the distributor above it see, read-only,
+    # how many devices their customers' licenses use.
+    Action.VIEW_LICENSE_KEYS: (frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR, Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.MANAGE_LICENSE_KEYS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_DEVICES: (frozenset({Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.RESET_DEVICES: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_LICENSE_USERS: (frozenset({Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.MANAGE_LICENSE_USERS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
 }
 
 

@@ -41,6 +41,8 @@ CONSUMERS: dict[str, ConsumerQueue] = {
         ConsumerQueue("identity", ("orgs.#",)),
         ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#")),
         ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
+        ConsumerQueue("devices", ("entitlements.product.created", "entitlements.entitlement.issued",
+                                  "entitlements.activation.*", "orgs.#")),
     )
 }
 

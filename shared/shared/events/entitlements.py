@@ -4,10 +4,25 @@ request (the ledger is the one place that decides), and activations."""
 import uuid
 from datetime import date
 
+from pydantic import BaseModel, Field
+
 from shared.events.envelope import EventPayload
 
 
-class ProductCreated(EventPayload):
+class DeviceRules(BaseModel):
+    """What a product allows the licenses made from it (the devices service copies them onto each
+    license; the maximum number of devices is the activation's quantity). Defaults for products
+    created without them."""
+
+    max_license_users: int = Field(default=5, ge=0, le=10_000)
+    default_user_activation_cap: int = Field(default=1, ge=1, le=10_000)
+    grace_period_days: int = Field(default=14, ge=0, le=365)
+    virtual_machines_allowed: bool = True
+    offline_allowed: bool = True
+    device_resets_per_30_days: int = Field(default=3, ge=0, le=1000)
+
+
+class ProductCreated(EventPayload, DeviceRules):
     routing_key = "entitlements.product.created"
 
     product_id: uuid.UUID

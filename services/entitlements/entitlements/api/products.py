@@ -16,7 +16,7 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.entitlements import ProductCreated
+from shared.events.entitlements import DeviceRules, ProductCreated
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
@@ -30,7 +30,7 @@ LicenseType = Literal[LICENSE_TYPES]  # type: ignore[valid-type]
 DeploymentType = Literal[DEPLOYMENT_TYPES]  # type: ignore[valid-type]
 
 
-class ProductIn(BaseModel):
+class ProductIn(DeviceRules):  # the device rules: optional, with defaults
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: Annotated[FilledText, Field(max_length=200)]
@@ -39,7 +39,7 @@ class ProductIn(BaseModel):
     deployment_type: DeploymentType | None = None
 
 
-class ProductOut(BaseModel):
+class ProductOut(DeviceRules):
     id: uuid.UUID
     name: str
     license_type: str
