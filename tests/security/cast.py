@@ -71,6 +71,7 @@ async def build_cast(platform: Platform) -> Cast:
                                           build_tree(platform, vendor, products[1]["id"], "b"))
     unrelated.ids[("notifications", "notification_id")] = await notification_of(platform, unrelated)
     unrelated.ids[("activations", "activation_id")] = await activation_of(unrelated)
+    await devices_of(platform, unrelated)
     others = await staff.hired()
     return Cast(platform, vendor, [vendor, *own.admins.values(), *others], own, unrelated)
 
@@ -187,6 +188,25 @@ async def activation_of(tree: Tree) -> str:
     activation = await created(lambda: customer.post("/api/v1/activations", json={
         **line, "quantity": 1, "project_name": "Unrelated project"}))
     return activation["id"]
+
+
+async def devices_of(platform: Platform, tree: Tree) -> None:
+    """The license the tree's activation became, a device activated on it and a license user."""
+    customer = tree.admins[Tier.CUSTOMER].http
+
+    async def license_id():
+        items = (await customer.get("/api/v1/license-keys")).json()["items"]
+        return items[0]["id"] if items else None
+
+    license = (await customer.get(f"/api/v1/license-keys/{await eventually(license_id, timeout=20)}")).json()
+    tree.ids[("license-keys", "license_id")] = license["id"]
+    device = await created(lambda: platform.http.post("/api/v1/device/activate", json={
+        "key": license["key"], "fingerprint": f"unrelated-{uuid.uuid4()}"}))
+    tree.ids[("devices", "device_id")] = device["id"]
+    user = await created(lambda: customer.post("/api/v1/license-users", json={
+        "license_id": license["id"], "email": unique_email("unrelated-license-user")}))
+    tree.ids[("license-users", "license_user_id")] = user["id"]
+    tree.emails.append(user["email"])
 
 
 async def _settled(http: httpx.AsyncClient, transfer_id: str) -> str | None:

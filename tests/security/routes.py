@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from audit.main import create_app as create_audit
+from devices.main import create_app as create_devices
 from entitlements.main import create_app as create_entitlements
 from gateway.domain.routing import API_PREFIX, upstream_for
 from gateway.main import create_app as create_gateway
@@ -20,7 +21,7 @@ from shared.auth.permissions import Action
 from transfers.main import create_app as create_transfers
 
 SERVICES = {"identity": create_identity, "orgs": create_orgs, "entitlements": create_entitlements,
-            "transfers": create_transfers, "audit": create_audit, "notify": create_notify}
+            "transfers": create_transfers, "audit": create_audit, "notify": create_notify, "devices": create_devices}
 
 SIGNED_IN = "signed-in"  # any role of any tier, with a valid access token
 PUBLIC = "public"
@@ -34,6 +35,12 @@ PUBLIC_ROUTES = frozenset({
     ("GET", "/.well-known/jwks.json"),
     ("GET", f"{API_PREFIX}/openapi.json"),
     ("GET", f"{API_PREFIX}/docs"),
+    # The licensed software's API: authenticated by the license key (devices checks it).
+    ("POST", f"{API_PREFIX}/device/activate"),
+    ("POST", f"{API_PREFIX}/device/validate"),
+    ("POST", f"{API_PREFIX}/device/deactivate"),
+    ("POST", f"{API_PREFIX}/device/checkout"),
+    ("GET", f"{API_PREFIX}/device/signing-keys"),
 })
 # The routes any signed-in member may call, whatever the role: their own profile and sessions, and
 # the dashboard (which asks each service with the caller's token). Every other route needs an action

@@ -95,6 +95,9 @@ async def snapshot(cast: Cast) -> dict:
         "customer": (admins[Tier.INTEGRATOR], f"/api/v1/customers/{ids[('customers', 'org_id')]}"),
         "notifications": (admins[Tier.DISTRIBUTOR], "/api/v1/notifications"),
         "activations": (admins[Tier.CUSTOMER], "/api/v1/activations"),
+        "license-keys": (admins[Tier.CUSTOMER], f"/api/v1/license-keys/{ids[('license-keys', 'license_id')]}"),
+        "devices": (admins[Tier.CUSTOMER], "/api/v1/devices"),
+        "license-users": (admins[Tier.CUSTOMER], "/api/v1/license-users"),
     }
     answers = await gather_bounded([admin.http.get(path) for admin, path in reads.values()])
     return {name: (a.status_code, strip_volatile(a.json())) for name, a in zip(reads, answers)}

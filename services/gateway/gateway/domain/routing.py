@@ -21,6 +21,10 @@ RESOURCE_OWNERS: dict[str, str] = {
     "transactions": "transfers",
     "audit-events": "audit",
     "notifications": "notify",
+    "device": "devices",
+    "license-keys": "devices",
+    "devices": "devices",
+    "license-users": "devices",
 }
 
 # Exact (method, path) pairs: the ways to obtain a token, and the keys that verify one.
@@ -51,5 +55,10 @@ def upstream_for(path: str) -> str | None:
     return RESOURCE_OWNERS.get(segments[0])
 
 
+# Paths under these prefixes take no member token: the licensed software's API, authenticated by
+# the license key (and limited per key and per address) by the devices service itself.
+PUBLIC_PREFIXES: tuple[str, ...] = (f"{API_PREFIX}/device/",)
+
+
 def is_public(method: str, path: str) -> bool:
-    return (method.upper(), path) in PUBLIC_ENDPOINTS
+    return (method.upper(), path) in PUBLIC_ENDPOINTS or path.startswith(PUBLIC_PREFIXES)
