@@ -65,6 +65,7 @@ VALID_BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", f"{API_PREFIX}/customers/{{org_id}}"): {"note": "changed by someone else"},
     ("PATCH", f"{API_PREFIX}/integrators/{{org_id}}/representatives/{{rep_id}}"): {"note": "changed"},
     ("PATCH", f"{API_PREFIX}/customers/{{org_id}}/representatives/{{rep_id}}"): {"note": "changed"},
+    ("PATCH", f"{API_PREFIX}/license-users/{{license_user_id}}"): {"name": "changed by someone else"},
 }
 
 

@@ -96,3 +96,21 @@ async def test_every_route_wants_a_signed_in_caller(api, method, path):
     response = await api.request(method, path, json={} if method == "POST" else None)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_product_carries_device_rules_with_defaults_into_its_event(api, licensing):
+    ruled = await api.post("/api/v1/products", headers=licensing.vendor, json={
+        "name": "Ruled", "license_type": "subscription", "max_license_users": 3, "default_user_activation_cap": 2,
+        "grace_period_days": 7, "virtual_machines_allowed": False, "offline_allowed": False,
+        "device_resets_per_30_days": 1})
+    assert ruled.status_code == 201, ruled.text
+    plain = await licensing.product("Plain", "perpetual")
+    assert (plain["max_license_users"], plain["grace_period_days"], plain["virtual_machines_allowed"]) == (5, 14, True)
+    [event] = await licensing.events("entitlements.product.created", product_id=ruled.json()["id"])
+    assert {k: event["payload"][k] for k in ("max_license_users", "grace_period_days", "virtual_machines_allowed",
+                                              "device_resets_per_30_days")} == {
+        "max_license_users": 3, "grace_period_days": 7, "virtual_machines_allowed": False,
+        "device_resets_per_30_days": 1}
+    refused = await api.post("/api/v1/products", headers=licensing.vendor, json={
+        "name": "Bad", "license_type": "trial", "default_user_activation_cap": 0})
+    assert refused.status_code == 422 and "default_user_activation_cap" in refused.json()["detail"]
