@@ -183,3 +183,13 @@ async def test_validation_is_rate_limited_per_address(api, app):
     assert limited.status_code == 429 and "address" in limited.json()["detail"]
     elsewhere = await api.post("/api/v1/device/validate", json=body, headers={"X-Forwarded-For": "203.0.113.8"})
     assert elsewhere.status_code == 200
+
+
+async def test_bad_input_is_a_422_problem_and_counts_nothing(api):
+    for content, headers in (('{"key": "k"}', {"content-type": "application/json"}),
+                             ("not json", {"content-type": "application/json"}),
+                             ('{"key": "k", "fingerprint": "f", "extra": 1}', {"content-type": "application/json"}),
+                             ('{"key": "' + "k" * 65 + '", "fingerprint": "f"}', {"content-type": "application/json"})):
+        answer = await api.post("/api/v1/device/validate", content=content, headers=headers)
+        assert answer.status_code in (400, 422), (content, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
