@@ -21,6 +21,8 @@ NAV = (
     NavItem("Integrators", "/integrators", Action.VIEW_PARTNERS, frozenset({Tier.DISTRIBUTOR})),
     NavItem("Customers", "/customers", Action.VIEW_PARTNERS, frozenset({Tier.INTEGRATOR})),
     NavItem("Activations", "/activations", Action.VIEW_ACTIVATIONS, frozenset({Tier.CUSTOMER})),
+    NavItem("License keys", "/license-keys", Action.VIEW_LICENSE_KEYS),
+    NavItem("Devices", "/devices", Action.VIEW_DEVICES, frozenset({Tier.CUSTOMER})),
     NavItem("Transactions", "/transactions", Action.VIEW_TRANSACTIONS),
     NavItem("Audit & events", "/audit", Action.VIEW_AUDIT),
     NavItem("Members", "/members", Action.VIEW_MEMBERS),
