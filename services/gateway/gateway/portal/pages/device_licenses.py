@@ -53,14 +53,20 @@ async def license_page(portal: PortalDep, license_id: uuid.UUID) -> Response:
                          license=license, devices=devices["items"], users=users["items"])
 
 
-@router.post("/license-keys/{license_id}/{action}")
-async def change_license(portal: PortalDep, license_id: uuid.UUID, action: str) -> Response:
-    if action not in ("suspend", "reinstate"):
-        return portal.redirect(f"/license-keys/{license_id}", "Unknown action.")
+async def _suspension(portal, license_id: uuid.UUID, action: str, done: str) -> Response:
     answer = await portal.api.post(f"/api/v1/license-keys/{license_id}/{action}")
-    done = "Suspended: devices validating it are told SUSPENDED." if action == "suspend" else "Reinstated."
     return portal.redirect(f"/license-keys/{license_id}",
                            done if answer.status_code == 204 else f"Not changed: {problem_detail(answer)}")
+
+
+@router.post("/license-keys/{license_id}/suspend")
+async def suspend(portal: PortalDep, license_id: uuid.UUID) -> Response:
+    return await _suspension(portal, license_id, "suspend", "Suspended: devices validating it are told SUSPENDED.")
+
+
+@router.post("/license-keys/{license_id}/reinstate")
+async def reinstate(portal: PortalDep, license_id: uuid.UUID) -> Response:
+    return await _suspension(portal, license_id, "reinstate", "Reinstated.")
 
 
 @router.get("/devices")
