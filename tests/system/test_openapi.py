@@ -8,6 +8,7 @@ import httpx
 from openapi_spec_validator import validate
 
 from audit.main import create_app as create_audit
+from devices.main import create_app as create_devices
 from entitlements.main import create_app as create_entitlements
 from gateway.main import create_app as create_gateway
 from gateway.settings import GatewaySettings
@@ -20,7 +21,7 @@ from tests.security.routes import PUBLIC, ROUTES, SIGNED_IN
 from transfers.main import create_app as create_transfers
 
 SERVICES = {"identity": create_identity, "orgs": create_orgs, "entitlements": create_entitlements,
-            "transfers": create_transfers, "audit": create_audit, "notify": create_notify}
+            "transfers": create_transfers, "audit": create_audit, "notify": create_notify, "devices": create_devices}
 
 
 async def gateway_document(stopped: tuple[str, ...] = ()) -> dict:
@@ -49,6 +50,8 @@ async def test_the_combined_document_is_valid_and_covers_every_service():
     assert not [p for p in paths if p in ("/healthz", "/readyz", "/metrics")]
     assert paths["/api/v1/auth/login"]["post"]["security"] == []
     assert paths["/api/v1/transfers"]["post"]["security"] == [{"bearer": []}]
+    assert paths["/api/v1/device/validate"]["post"]["security"] == []  # the license key is the credential
+    assert paths["/api/v1/license-keys"]["get"]["security"] == [{"bearer": []}]
 
 
 async def test_a_service_that_is_down_is_named_and_the_rest_is_served():

@@ -91,3 +91,13 @@ def test_a_redirect_to_an_upstream_address_becomes_a_path():
     assert relative_location([(b"location", b"https://example.com/x")], base) == [
         (b"location", b"https://example.com/x")
     ]
+
+
+def test_the_device_api_alone_takes_no_member_token_and_devices_owns_its_resources():
+    for path in ("/api/v1/device/activate", "/api/v1/device/validate", "/api/v1/device/signing-keys"):
+        assert is_public("POST", path) and upstream_for(path) == "devices"
+    for path in ("/api/v1/devices", "/api/v1/devices/1/reset", "/api/v1/license-keys", "/api/v1/license-users/1"):
+        assert not is_public("POST", path) and upstream_for(path) == "devices"
+    assert not is_public("POST", "/api/v1/device")
+    assert not is_public("GET", "/api/v1/devicex/validate")
+    assert upstream_for("/api/v1/device/../members") is None  # never public by way of a dot segment
