@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from audit.domain.records import MESSAGES, describe
-from shared.events import identity, orgs
+from audit.domain.records import MESSAGES, AuditRecord, describe
+from shared.events import devices, identity, orgs
 from shared.events.entitlements import ActivationDeactivated
 from shared.events.envelope import EventPayload
 
@@ -38,7 +38,7 @@ def read(event: EventPayload):
     return describe(event.routing_key, event.model_dump(mode="json"))
 
 
-@pytest.mark.parametrize("module", [identity, orgs])
+@pytest.mark.parametrize("module", [identity, orgs, devices])
 def test_every_identity_and_orgs_event_has_a_message(module):
     events = [cls for _, cls in inspect.getmembers(module, inspect.isclass)
               if issubclass(cls, EventPayload) and cls.__module__ == module.__name__ and "routing_key" in vars(cls)]
@@ -107,3 +107,9 @@ def test_a_deactivated_activation_reads_as_licenses_given_back():
         product_name="Camera Pro", quantity=3, project_name="Lobby", available_after=5))
     assert (record.category, record.message) == (
         "Activations", "3 x Camera Pro of project Lobby deactivated, back to available")
+
+
+def test_a_device_activation_reads_as_a_sentence_with_its_usage():
+    event = devices.DeviceActivated(device_id=uuid.uuid4(), license_id=uuid.uuid4(), org_id=ORG, name="Ward PC",
+                                    active_devices=3, max_devices=10)
+    assert read(event) == AuditRecord("Devices", "Device Ward PC activated (3 of 10 in use)")

@@ -19,6 +19,8 @@ CATEGORIES = {
     "transfer": "Transfers",
     "activation": "Activations",
     "email": "Notifications",
+    "device": "Devices",
+    "license_user": "License users",
 }
 
 # Organizations' events are filed under their tier's category (payloads carry the tier).
@@ -68,6 +70,23 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
     "entitlements.activation.created": "{quantity} x {product_name} activated for project {project_name}",
     "entitlements.activation.deactivated": "{quantity} x {product_name} of project {project_name} deactivated, back to available",
     "transfers.transfer.requested": "Transfer from entitlement {entitlement_id} requested",
+    # devices.*
+    "devices.license.created": "License of {max_devices} devices of {product_name} for project {project_name} created"
+                               " (key ending {key_hint})",
+    "devices.license.revoked": "License {license_id} revoked: its activation was deactivated",
+    "devices.license.suspended": "License {license_id} suspended",
+    "devices.license.reinstated": "License {license_id} reinstated",
+    "devices.device.activated": (
+        "Device {name} activated by {user_email} ({active_devices} of {max_devices} in use)",
+        "Device {name} activated ({active_devices} of {max_devices} in use)",
+        "A device was activated ({active_devices} of {max_devices} in use)",
+    ),
+    "devices.device.deactivated": "Device {device_id} deactivated by the licensed software",
+    "devices.device.reset": "Device {device_id} reset: its slot is free",
+    "devices.license_user.assigned": "License user {email} assigned (up to {activation_cap} devices)",
+    "devices.license_user.changed": "License user {email} changed (up to {activation_cap} devices)",
+    "devices.license_user.password_set": "New password set for license user {email}",
+    "devices.license_user.removed": "License user {email} removed ({devices_reset} devices reset)",
 }
 
 
