@@ -13,6 +13,7 @@ from notify.domain.mails import (
     Mail,
     expiry_mails,
     invite_mail,
+    license_user_mail,
     transfer_completed_mail,
     transfer_rejected_mails,
     welcome_mail,
@@ -25,6 +26,7 @@ from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
+from shared.events.devices import LicenseUserAssigned, LicenseUserPasswordSet
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRemoved, MemberRoleChanged
 from shared.events.secrets import EventSecrets, SecretUnreadable
 from shared.events.transfers import TransferRequested
@@ -262,8 +264,17 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler 
 
         return handle
 
+    def license_user_credentials(contract):
+        async def handle(uow: UnitOfWork, envelope: Envelope) -> None:
+            event = envelope.payload_as(contract)
+            await queue(uow, envelope, [license_user_mail(event, await org_name(uow, event.org_id))])
+
+        return handle
+
     return {
         **ORG_DIRECTORY_HANDLERS,
+        LicenseUserAssigned.routing_key: license_user_credentials(LicenseUserAssigned),
+        LicenseUserPasswordSet.routing_key: license_user_credentials(LicenseUserPasswordSet),
         InviteCreated.routing_key: invited,
         InviteResent.routing_key: invited,
         MemberCreated.routing_key: member_created,

@@ -11,6 +11,7 @@ import aio_pika
 from cryptography.fernet import Fernet
 
 from shared.bus.topology import CONSUMERS
+from shared.events.devices import LicenseUserAssigned
 from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated, MemberCreated
 from shared.events.secrets import EventSecrets
@@ -99,3 +100,18 @@ async def _mails(mail_server, address: str):
 async def _sent(notification_rows, app, event_id):
     rows = await notification_rows(app, event_id)
     return rows if rows and rows[0].state == "sent" else None
+
+
+async def test_a_license_users_initial_password_is_mailed_and_stored_only_sealed(
+    mail_server, notify_app, publish, new_email, notification_rows
+):
+    email, password = new_email("license-user"), uuid.uuid4().hex
+    async with notify_app(mail_server) as app:
+        envelope = await publish(LicenseUserAssigned(
+            license_user_id=uuid.uuid4(), license_id=uuid.uuid4(), org_id=uuid.uuid4(), email=email,
+            activation_cap=2, product_name="Edge", project_name="Ward 3", initial_password=password))
+        [mail] = await eventually(lambda: _mails(mail_server, email))
+        [row] = await eventually(lambda: _sent(notification_rows, app, envelope.event_id))
+    assert mail.subject == "Your access to Edge (Ward 3)"
+    assert f"Password: {password}" in mail.text() and email in mail.text()
+    assert password not in json.dumps(row.context)

@@ -17,12 +17,13 @@ from shared.events.entitlements import (
     TransferCompleted,
     TransferRejected,
 )
+from shared.events.devices import LicenseUserAssigned, LicenseUserPasswordSet
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated
 
 PORTAL_NAME = "the licensing portal"
 
 # Context values that are sealed event secrets: opened at rendering, dropped once the mail is sent.
-SEALED_CONTEXT_KEYS = ("invite_token",)
+SEALED_CONTEXT_KEYS = ("invite_token", "license_user_password")
 
 
 def one_line(text: str) -> str:
@@ -66,6 +67,27 @@ def invite_mail(event: InviteCreated | InviteResent, org_name: str | None, porta
             "invite_token": event.token,  # sealed: the accept link is built when the mail is rendered
             "expires_at": event.expires_at.strftime("%d %b %Y, %H:%M UTC"),
             "resent": resent,
+        },
+        org_ids=(event.org_id,),
+    )
+
+
+def license_user_mail(event: LicenseUserAssigned | LicenseUserPasswordSet, org_name: str | None) -> Mail:
+    """A license user's credentials for activating the licensed software: on assignment, or a new
+    password set by the customer's Admin (the password stays sealed until the mail is rendered)."""
+    assigned = isinstance(event, LicenseUserAssigned)
+    return Mail(
+        recipient=event.email,
+        subject=f"{'Your access to' if assigned else 'A new password for'} {event.product_name}"
+                f" ({event.project_name})",
+        template="license_user",
+        context={
+            "org_name": org_name,
+            "product_name": event.product_name,
+            "project_name": event.project_name,
+            "email": event.email,
+            "license_user_password": event.initial_password if assigned else event.password,
+            "assigned": assigned,
         },
         org_ids=(event.org_id,),
     )
