@@ -169,6 +169,10 @@ async def activate_device(uow: UnitOfWork, settings: DevicesSettings, command: A
     license = await _locked_license(uow, licenses.c.key_digest == digest)
     if license is None:
         raise DeviceRefused(Code.NOT_FOUND)
+    if user is not None:  # read again under the lock: removed or given another cap meanwhile
+        user = (await uow.session.execute(sa.select(license_users).where(license_users.c.id == user.id))).one_or_none()
+        if user is None:
+            raise DeviceRefused(Code.NOT_FOUND)
     status = license_status(license)
     fingerprint = fingerprint_digest(settings.key_secret, command.fingerprint)
     existing = (await uow.session.execute(sa.select(devices).where(

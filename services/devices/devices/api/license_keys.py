@@ -5,7 +5,6 @@ read-only, their customers' and how many devices they use."""
 import uuid
 from datetime import date, datetime
 
-
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
@@ -156,5 +155,3 @@ async def suspend_license(request: Request, license_id: uuid.UUID,
 async def reinstate_license(request: Request, license_id: uuid.UUID,
                             caller: Caller = require(Action.MANAGE_LICENSE_KEYS)):
     return await _suspension(request, caller, license_id, False)
-
-
