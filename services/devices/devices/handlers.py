@@ -48,8 +48,9 @@ def now() -> datetime:
 
 
 def lifecycle(row) -> Lifecycle:
-    return Lifecycle(expires_on=row.expires_on, grace_period_days=row.grace_period_days, suspended=row.suspended,
-                     paused=row.paused, revoked=row.revoked_at is not None)
+    """Of a license row (by column name)."""
+    return Lifecycle(expires_on=row["expires_on"], grace_period_days=row["grace_period_days"],
+                     suspended=row["suspended"], paused=row["paused"], revoked=row["revoked_at"] is not None)
 
 
 def license_status(row, today: date | None = None) -> Status:
@@ -57,7 +58,7 @@ def license_status(row, today: date | None = None) -> Status:
 
 
 def rules(row) -> Rules:
-    return Rules(max_devices=row.max_devices, **{name: getattr(row, name) for name in RULE_FIELDS})
+    return Rules(max_devices=row["max_devices"], **{name: row[name] for name in RULE_FIELDS})
 
 
 # --- reactions to entitlements' events -------------------------------------------------------------
@@ -136,7 +137,8 @@ def event_handlers(settings: DevicesSettings) -> dict[str, EventHandler]:
 # --- the device API ---------------------------------------------------------------------------------
 
 async def _locked_license(uow: UnitOfWork, *conditions):
-    return (await uow.session.execute(sa.select(licenses).where(*conditions).with_for_update())).one_or_none()
+    return (await uow.session.execute(sa.select(licenses).where(*conditions).with_for_update())
+            ).mappings().one_or_none()
 
 
 async def _license_user_by_credentials(uow: UnitOfWork, digest: bytes, email: str, password: str):
@@ -176,37 +178,37 @@ async def activate_device(uow: UnitOfWork, settings: DevicesSettings, command: A
     status = license_status(license)
     fingerprint = fingerprint_digest(settings.key_secret, command.fingerprint)
     existing = (await uow.session.execute(sa.select(devices).where(
-        devices.c.license_id == license.id, devices.c.fingerprint_digest == fingerprint,
-        devices.c.status == "active"))).one_or_none()
+        devices.c.license_id == license["id"], devices.c.fingerprint_digest == fingerprint,
+        devices.c.status == "active"))).mappings().one_or_none()
     if existing is not None:
         blocked = blocking_code(status)
         if blocked is not None:
             raise DeviceRefused(blocked)
-        return dict(existing._mapping), False
+        return dict(existing), False
     if user is None and await uow.session.scalar(
-            sa.select(sa.func.count()).select_from(license_users).where(license_users.c.license_id == license.id)):
+            sa.select(sa.func.count()).select_from(license_users).where(license_users.c.license_id == license["id"])):
         raise DeviceRefused(Code.NOT_FOUND)  # a license with users takes a user's credentials
-    usage = Usage(active_devices=await _active_device_count(uow, license.id),
-                  user_devices=await _active_device_count(uow, license.id, user.id) if user else None,
+    usage = Usage(active_devices=await _active_device_count(uow, license["id"]),
+                  user_devices=await _active_device_count(uow, license["id"], user.id) if user else None,
                   user_cap=user.activation_cap if user else None)
     refusal = activation_refusal(status, rules(license), usage, command.virtual_machine)
     if refusal is not None:
         raise DeviceRefused(refusal)
     moment = now()
     device = (await uow.session.execute(sa.insert(devices).values(
-        id=uuid.uuid4(), license_id=license.id, fingerprint_digest=fingerprint, name=command.name,
+        id=uuid.uuid4(), license_id=license["id"], fingerprint_digest=fingerprint, name=command.name,
         platform=command.platform, hostname=command.hostname, virtual_machine=command.virtual_machine,
         license_user_id=user.id if user else None, user_email=user.email if user else None, activated_at=moment,
-    ).returning(devices))).one()
-    if license.first_activated_at is None:
-        await uow.session.execute(sa.update(licenses).where(licenses.c.id == license.id)
+    ).returning(devices))).mappings().one()
+    if license["first_activated_at"] is None:
+        await uow.session.execute(sa.update(licenses).where(licenses.c.id == license["id"])
                                   .values(first_activated_at=moment))
     uow.record(DeviceActivated(
-        device_id=device.id, license_id=license.id, org_id=license.org_id, name=command.name,
-        platform=command.platform, hostname=command.hostname, user_email=device.user_email,
-        active_devices=usage.active_devices + 1, max_devices=license.max_devices,
-    ), visible_to=[license.org_id], actor_org_id=license.org_id)
-    return dict(device._mapping), True
+        device_id=device["id"], license_id=license["id"], org_id=license["org_id"], name=command.name,
+        platform=command.platform, hostname=command.hostname, user_email=device["user_email"],
+        active_devices=usage.active_devices + 1, max_devices=license["max_devices"],
+    ), visible_to=[license["org_id"]], actor_org_id=license["org_id"])
+    return dict(device), True
 
 
 async def deactivate_device(uow: UnitOfWork, settings: DevicesSettings, key: str, fingerprint: str) -> None:
@@ -249,9 +251,9 @@ async def _owned_license(uow: UnitOfWork, org_id: uuid.UUID, license_id: uuid.UU
 
 async def set_suspended(uow: UnitOfWork, org_id: uuid.UUID, license_id: uuid.UUID, suspended: bool) -> None:
     license = await _owned_license(uow, org_id, license_id)
-    if license.revoked_at is not None:
+    if license["revoked_at"] is not None:
         raise Problem(409, "The license is revoked: its activation was deactivated.")
-    if license.suspended == suspended:
+    if license["suspended"] == suspended:
         return
     await uow.session.execute(sa.update(licenses).where(licenses.c.id == license_id).values(suspended=suspended))
     event = LicenseSuspended if suspended else LicenseReinstated
@@ -271,25 +273,31 @@ async def _reset(uow: UnitOfWork, license, device_ids: list[uuid.UUID], *, withi
     if not device_ids:
         return 0
     if within_budget:
-        left = resets_left(license.device_resets_per_30_days, await _resets_in_window(uow, license.id))
+        left = resets_left(license["device_resets_per_30_days"], await _resets_in_window(uow, license["id"]))
         if len(device_ids) > left:
-            raise Problem(409, f"The license allows {license.device_resets_per_30_days} device resets per 30 days;"
+            raise Problem(409, f"The license allows {license['device_resets_per_30_days']} device resets per 30 days;"
                                f" {left} left, {len(device_ids)} needed. Try again later.")
     await uow.session.execute(sa.update(devices).where(devices.c.id.in_(device_ids))
                               .values(status="reset", released_at=now()))
     for device_id in device_ids:
-        uow.record(DeviceReset(device_id=device_id, license_id=license.id, org_id=license.org_id,
-                               license_user_id=user_id), visible_to=[license.org_id])
+        uow.record(DeviceReset(device_id=device_id, license_id=license["id"], org_id=license["org_id"],
+                               license_user_id=user_id), visible_to=[license["org_id"]])
     return len(device_ids)
 
 
-async def reset_device(uow: UnitOfWork, org_id: uuid.UUID, device_id: uuid.UUID) -> None:
+async def _license_holding(uow: UnitOfWork, org_id: uuid.UUID, table: sa.Table, row_id: uuid.UUID, noun: str):
+    """The org's license (locked) that the row of `table` (devices, license_users) belongs to; a
+    404 naming `noun` when there is no such row on a license of the org."""
     license_id = await uow.session.scalar(
-        sa.select(devices.c.license_id).join(licenses, licenses.c.id == devices.c.license_id)
-        .where(devices.c.id == device_id, licenses.c.org_id == org_id))
+        sa.select(table.c.license_id).join(licenses, licenses.c.id == table.c.license_id)
+        .where(table.c.id == row_id, licenses.c.org_id == org_id))
     if license_id is None:
-        raise Problem(404, f"No device with id {device_id}.")
-    license = await _owned_license(uow, org_id, license_id)
+        raise Problem(404, f"No {noun} with id {row_id}.")
+    return await _owned_license(uow, org_id, license_id)
+
+
+async def reset_device(uow: UnitOfWork, org_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    license = await _license_holding(uow, org_id, devices, device_id, "device")
     status = await uow.session.scalar(sa.select(devices.c.status).where(devices.c.id == device_id))
     if status != "active":
         raise Problem(409, f"The device is not active (it is {status}): there is nothing to reset.")
@@ -298,19 +306,15 @@ async def reset_device(uow: UnitOfWork, org_id: uuid.UUID, device_id: uuid.UUID)
 
 async def _user_of_org(uow: UnitOfWork, org_id: uuid.UUID, user_id: uuid.UUID):
     """The license user and its license (locked), when the license is the org's; else a 404."""
-    license_id = await uow.session.scalar(
-        sa.select(license_users.c.license_id).join(licenses, licenses.c.id == license_users.c.license_id)
-        .where(license_users.c.id == user_id, licenses.c.org_id == org_id))
-    if license_id is None:
-        raise Problem(404, f"No license user with id {user_id}.")
-    license = await _owned_license(uow, org_id, license_id)
-    user = (await uow.session.execute(sa.select(license_users).where(license_users.c.id == user_id))).one()
+    license = await _license_holding(uow, org_id, license_users, user_id, "license user")
+    user = (await uow.session.execute(sa.select(license_users).where(license_users.c.id == user_id))
+            ).mappings().one()
     return user, license
 
 
 def _check_cap(cap: int, license) -> None:
-    if cap > license.max_devices:
-        raise Problem(422, f"activation_cap: at most the license's {license.max_devices} devices.")
+    if cap > license["max_devices"]:
+        raise Problem(422, f"activation_cap: at most the license's {license['max_devices']} devices.")
 
 
 async def _email_taken(uow: UnitOfWork, license_id: uuid.UUID, email: str, but: uuid.UUID | None = None) -> bool:
@@ -324,35 +328,35 @@ async def _email_taken(uow: UnitOfWork, license_id: uuid.UUID, email: str, but: 
 async def assign_license_user(uow: UnitOfWork, command: AssignLicenseUser) -> tuple[dict, str]:
     """The new license user and its initial password (given once; notify mails it)."""
     license = await _owned_license(uow, command.org_id, command.license_id)
-    if license.revoked_at is not None:
+    if license["revoked_at"] is not None:
         raise Problem(409, "The license is revoked: its activation was deactivated.")
     users = await uow.session.scalar(sa.select(sa.func.count()).select_from(license_users)
-                                     .where(license_users.c.license_id == license.id))
-    if users >= license.max_license_users:
-        raise Problem(409, f"The license allows {license.max_license_users} license users, and has them all:"
+                                     .where(license_users.c.license_id == license["id"]))
+    if users >= license["max_license_users"]:
+        raise Problem(409, f"The license allows {license['max_license_users']} license users, and has them all:"
                            " remove one first.")
-    cap = command.activation_cap or min(license.default_user_activation_cap, license.max_devices)
+    cap = command.activation_cap or min(license["default_user_activation_cap"], license["max_devices"])
     _check_cap(cap, license)
-    if await _email_taken(uow, license.id, command.email):
+    if await _email_taken(uow, license["id"], command.email):
         raise Problem(409, f"{command.email} is already a user of this license.")
     password = new_initial_password()
     user = (await uow.session.execute(sa.insert(license_users).values(
-        id=uuid.uuid4(), license_id=license.id, email=command.email, name=command.name,
+        id=uuid.uuid4(), license_id=license["id"], email=command.email, name=command.name,
         password_hash=await asyncio.to_thread(passwords.hashed, password), activation_cap=cap,
-    ).returning(license_users))).one()
+    ).returning(license_users))).mappings().one()
     uow.record(LicenseUserAssigned(
-        license_user_id=user.id, license_id=license.id, org_id=license.org_id, email=user.email, name=user.name,
-        activation_cap=cap, product_name=license.product_name, project_name=license.project_name,
-        initial_password=password,
-    ), visible_to=[license.org_id])
-    return dict(user._mapping), password
+        license_user_id=user["id"], license_id=license["id"], org_id=license["org_id"], email=user["email"],
+        name=user["name"], activation_cap=cap, product_name=license["product_name"],
+        project_name=license["project_name"], initial_password=password,
+    ), visible_to=[license["org_id"]])
+    return dict(user), password
 
 
 async def change_license_user(uow: UnitOfWork, command: ChangeLicenseUser) -> dict:
     user, license = await _user_of_org(uow, command.org_id, command.license_user_id)
     changes = {}
-    if command.email is not None and command.email.lower() != user.email.lower():
-        if await _email_taken(uow, license.id, command.email, but=user.id):
+    if command.email is not None and command.email.lower() != user["email"].lower():
+        if await _email_taken(uow, license["id"], command.email, but=user["id"]):
             raise Problem(409, f"{command.email} is already a user of this license.")
         changes["email"] = command.email
     if command.name is not None:
@@ -361,13 +365,14 @@ async def change_license_user(uow: UnitOfWork, command: ChangeLicenseUser) -> di
         _check_cap(command.activation_cap, license)
         changes["activation_cap"] = command.activation_cap
     if not changes:
-        return dict(user._mapping)
-    changed = (await uow.session.execute(sa.update(license_users).where(license_users.c.id == user.id)
-                                         .values(**changes).returning(license_users))).one()
-    uow.record(LicenseUserChanged(license_user_id=user.id, license_id=license.id, org_id=license.org_id,
-                                  email=changed.email, name=changed.name, activation_cap=changed.activation_cap),
-               visible_to=[license.org_id])
-    return dict(changed._mapping)
+        return dict(user)
+    changed = (await uow.session.execute(sa.update(license_users).where(license_users.c.id == user["id"])
+                                         .values(**changes).returning(license_users))).mappings().one()
+    uow.record(LicenseUserChanged(license_user_id=user["id"], license_id=license["id"], org_id=license["org_id"],
+                                  email=changed["email"], name=changed["name"],
+                                  activation_cap=changed["activation_cap"]),
+               visible_to=[license["org_id"]])
+    return dict(changed)
 
 
 async def set_license_user_password(uow: UnitOfWork, org_id: uuid.UUID, user_id: uuid.UUID,
@@ -375,11 +380,11 @@ async def set_license_user_password(uow: UnitOfWork, org_id: uuid.UUID, user_id:
     """The new password (the one given, or a new random one)."""
     user, license = await _user_of_org(uow, org_id, user_id)
     password = password or new_initial_password()
-    await uow.session.execute(sa.update(license_users).where(license_users.c.id == user.id).values(
+    await uow.session.execute(sa.update(license_users).where(license_users.c.id == user["id"]).values(
         password_hash=await asyncio.to_thread(passwords.hashed, password)))
-    uow.record(LicenseUserPasswordSet(license_user_id=user.id, license_id=license.id, org_id=org_id,
-                                      email=user.email, product_name=license.product_name,
-                                      project_name=license.project_name, password=password),
+    uow.record(LicenseUserPasswordSet(license_user_id=user["id"], license_id=license["id"], org_id=org_id,
+                                      email=user["email"], product_name=license["product_name"],
+                                      project_name=license["project_name"], password=password),
                visible_to=[org_id])
     return password
 
@@ -392,16 +397,16 @@ async def _active_devices_of_user(uow: UnitOfWork, user_id: uuid.UUID) -> list[u
 async def reset_license_user(uow: UnitOfWork, org_id: uuid.UUID, user_id: uuid.UUID) -> int:
     """Resets every active device of the user (each counts against the reset budget)."""
     user, license = await _user_of_org(uow, org_id, user_id)
-    return await _reset(uow, license, await _active_devices_of_user(uow, user.id), within_budget=True,
-                        user_id=user.id)
+    return await _reset(uow, license, await _active_devices_of_user(uow, user["id"]), within_budget=True,
+                        user_id=user["id"])
 
 
 async def remove_license_user(uow: UnitOfWork, org_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Removes the user and resets its devices, to make room for others. The resets are recorded
     but not refused for want of budget: removing a person must always be possible."""
     user, license = await _user_of_org(uow, org_id, user_id)
-    reset = await _reset(uow, license, await _active_devices_of_user(uow, user.id), within_budget=False,
-                         user_id=user.id)
-    await uow.session.execute(sa.delete(license_users).where(license_users.c.id == user.id))
-    uow.record(LicenseUserRemoved(license_user_id=user.id, license_id=license.id, org_id=org_id, email=user.email,
-                                  devices_reset=reset), visible_to=[org_id])
+    reset = await _reset(uow, license, await _active_devices_of_user(uow, user["id"]), within_budget=False,
+                         user_id=user["id"])
+    await uow.session.execute(sa.delete(license_users).where(license_users.c.id == user["id"]))
+    uow.record(LicenseUserRemoved(license_user_id=user["id"], license_id=license["id"], org_id=org_id,
+                                  email=user["email"], devices_reset=reset), visible_to=[org_id])

@@ -61,7 +61,8 @@ class ValidateIn(DeviceRequest):
 
 
 class CheckoutIn(DeviceRequest):
-    ttl: Annotated[int, Field(ge=3600, le=90 * 86400, description="Seconds the file is valid (default 7 days)")] | None = None
+    ttl: Annotated[int, Field(ge=3600, le=90 * 86400,
+                              description="Seconds the file is valid (default 7 days)")] | None = None
 
 
 def refused(code: Code) -> JSONResponse:

@@ -89,7 +89,7 @@ STATUS = sa.case(
 
 
 def license_out(row) -> dict:
-    return dict(row._mapping, status=license_status(row), grace_ends_on=lifecycle(row).grace_ends_on)
+    return dict(row, status=license_status(row), grace_ends_on=lifecycle(row).grace_ends_on)
 
 
 @router.get("", response_model=Page[LicenseOut])
@@ -113,7 +113,7 @@ async def list_licenses(
         query = query.where(STATUS == status.value)
     query = older_than_cursor(query, cursor, licenses.c.created_at, licenses.c.id)
     async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).all()
+        rows = (await session.execute(query)).mappings().all()
     return newest_first_page([license_out(row) for row in rows], limit, LicenseOut, "created_at", "id")
 
 
@@ -121,7 +121,7 @@ async def list_licenses(
 async def get_license(request: Request, license_id: uuid.UUID, caller: Caller = require(Action.VIEW_LICENSE_KEYS)):
     async with request.app.state.session_factory() as session:
         row = (await session.execute(sa.select(licenses, DEVICES_IN_USE, USERS, LAST_VALIDATED).where(
-            licenses.c.id == license_id, visible_licenses(caller)))).one_or_none()
+            licenses.c.id == license_id, visible_licenses(caller)))).mappings().one_or_none()
         if row is None:
             raise Problem(404, f"No license with id {license_id}.")
         resets = await session.scalar(sa.select(sa.func.count()).select_from(devices).where(
@@ -132,8 +132,9 @@ async def get_license(request: Request, license_id: uuid.UUID, caller: Caller = 
                       devices.c.activated_at, devices.c.released_at)
             .where(devices.c.license_id == license_id)
             .order_by(devices.c.activated_at.desc(), devices.c.id.desc()).limit(20))).mappings().all()
-    key = request.app.state.settings.key_sealer.decrypt(row.key_sealed.encode()).decode() if sees_keys(caller) else None
-    return LicenseDetail(**license_out(row), key=key, resets_left=resets_left(row.device_resets_per_30_days, resets),
+    sealer = request.app.state.settings.key_sealer
+    key = sealer.decrypt(row["key_sealed"].encode()).decode() if sees_keys(caller) else None
+    return LicenseDetail(**license_out(row), key=key, resets_left=resets_left(row["device_resets_per_30_days"], resets),
                          activation_history=[ActivationHistoryEntry(**entry) for entry in history])
 
 
