@@ -9,16 +9,15 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from devices.api.scope import SearchText, visible_licenses
+from devices.api.scope import SearchText, newest_first, visible_licenses
 from devices.db import devices, licenses
 from devices.handlers import reset_device
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
-from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
 
@@ -55,20 +54,14 @@ async def list_devices(
     cursor: Cursor = None,
 ):
     """Newest activation first; `search` matches the name, the hostname and the user's email."""
-    query = (DEVICES.where(visible_licenses(caller))
-             .order_by(devices.c.activated_at.desc(), devices.c.id.desc()).limit(limit + 1))
+    query = DEVICES.where(visible_licenses(caller))
     if license_id is not None:
         query = query.where(devices.c.license_id == license_id)
     if status is not None:
         query = query.where(devices.c.status == status)
-    if search and search.strip():
-        pattern = contains_pattern(search)
-        query = query.where(sa.or_(*(column.ilike(pattern, escape="\\") for column in (
-            devices.c.name, devices.c.hostname, devices.c.user_email))))
-    query = older_than_cursor(query, cursor, devices.c.activated_at, devices.c.id)
-    async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return newest_first_page(rows, limit, DeviceOut, "activated_at", "id")
+    return await newest_first(request, query, moment=devices.c.activated_at, model=DeviceOut, limit=limit,
+                              cursor=cursor, search=search,
+                              search_columns=(devices.c.name, devices.c.hostname, devices.c.user_email))
 
 
 @router.get("/{device_id}", response_model=DeviceOut)

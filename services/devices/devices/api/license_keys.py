@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
-from devices.api.scope import SearchText, sees_keys, visible_licenses
+from devices.api.scope import SearchText, newest_first, sees_keys, visible_licenses
 from devices.db import devices, license_users, licenses
 from devices.domain.licenses import EXPIRING_WITHIN_DAYS, RESET_WINDOW, Status, resets_left
 from devices.handlers import license_status, lifecycle, set_suspended
@@ -17,9 +17,8 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
-from shared.search import contains_pattern
 
 router = APIRouter(prefix="/api/v1/license-keys", tags=["license keys"])
 
@@ -103,18 +102,13 @@ async def list_licenses(
 ):
     """Newest first; `search` matches the project, the product, the entitlement id and the key's
     last group."""
-    query = (sa.select(licenses, DEVICES_IN_USE, USERS, LAST_VALIDATED).where(visible_licenses(caller))
-             .order_by(licenses.c.created_at.desc(), licenses.c.id.desc()).limit(limit + 1))
-    if search and search.strip():
-        pattern = contains_pattern(search)
-        query = query.where(sa.or_(*(column.ilike(pattern, escape="\\") for column in (
-            licenses.c.project_name, licenses.c.product_name, licenses.c.entitlement_id, licenses.c.key_hint))))
+    query = sa.select(licenses, DEVICES_IN_USE, USERS, LAST_VALIDATED).where(visible_licenses(caller))
     if status is not None:
         query = query.where(STATUS == status.value)
-    query = older_than_cursor(query, cursor, licenses.c.created_at, licenses.c.id)
-    async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return newest_first_page([license_out(row) for row in rows], limit, LicenseOut, "created_at", "id")
+    return await newest_first(request, query, moment=licenses.c.created_at, model=LicenseOut, limit=limit,
+                              cursor=cursor, search=search, shape=license_out, search_columns=(
+                                  licenses.c.project_name, licenses.c.product_name, licenses.c.entitlement_id,
+                                  licenses.c.key_hint))
 
 
 @router.get("/{license_id}", response_model=LicenseDetail)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from devices.api.scope import SearchText, visible_licenses
+from devices.api.scope import SearchText, newest_first, visible_licenses
 from devices.db import devices, license_users, licenses
 from devices.domain.commands import AssignLicenseUser, ChangeLicenseUser
 from devices.handlers import (
@@ -22,9 +22,8 @@ from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
-from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
+from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
-from shared.search import contains_pattern
 from shared.validation import Email, Text
 
 PATH = "/api/v1/license-users"
@@ -96,18 +95,11 @@ async def list_license_users(
     limit: Limit = 50,
     cursor: Cursor = None,
 ):
-    query = (USERS.where(visible_licenses(caller))
-             .order_by(license_users.c.created_at.desc(), license_users.c.id.desc()).limit(limit + 1))
+    query = USERS.where(visible_licenses(caller))
     if license_id is not None:
         query = query.where(license_users.c.license_id == license_id)
-    if search and search.strip():
-        pattern = contains_pattern(search)
-        query = query.where(sa.or_(license_users.c.email.ilike(pattern, escape="\\"),
-                                   license_users.c.name.ilike(pattern, escape="\\")))
-    query = older_than_cursor(query, cursor, license_users.c.created_at, license_users.c.id)
-    async with request.app.state.session_factory() as session:
-        rows = (await session.execute(query)).mappings().all()
-    return newest_first_page(rows, limit, LicenseUserOut, "created_at", "id")
+    return await newest_first(request, query, moment=license_users.c.created_at, model=LicenseUserOut, limit=limit,
+                              cursor=cursor, search=search, search_columns=(license_users.c.email, license_users.c.name))
 
 
 @router.get("/{license_user_id}", response_model=LicenseUserOut)
