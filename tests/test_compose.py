@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from shared.devtools import SERVICES_WITH_DATABASE
 from shared.settings import SERVICE_PORTS
@@ -19,7 +20,6 @@ SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.t
 
 @pytest.fixture(scope="module")
 def compose() -> dict:
-    yaml = pytest.importorskip("yaml", reason="PyYAML is not installed, so docker-compose.yml cannot be read")
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
