@@ -68,7 +68,7 @@ def test_postgres_starts_with_one_database_per_service():
 def _instructions(dockerfile: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) per instruction, continuation lines joined, comments left out."""
     joined = re.sub(r"\\\n\s*", " ", dockerfile)
-    lines = [line.strip() for line in joined.splitlines()]
+    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in joined.splitlines()]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
             for line in lines if line and not line.startswith("#")]
 
@@ -78,12 +78,14 @@ def dockerfile() -> list[tuple[str, str]]:
     return _instructions((ROOT / "Dockerfile").read_text())
 
 
-def _stages(instructions: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
-    stages: list[list[tuple[str, str]]] = []
+def _stages(instructions: list[tuple[str, str]]) -> dict[str, list[tuple[str, str]]]:
+    """Each stage's instructions by its name (`FROM image AS name`)."""
+    stages: dict[str, list[tuple[str, str]]] = {}
     for instruction in instructions:
         if instruction[0] == "FROM":
-            stages.append([])
-        stages[-1].append(instruction)
+            name = instruction[1].split()[-1]
+            stages[name] = []
+        stages[name].append(instruction)
     return stages
 
 
@@ -93,16 +95,18 @@ def test_the_dockerfile_is_made_of_known_instructions(dockerfile):
     assert dockerfile[0][0] == "FROM"
 
 
-def test_every_stage_declares_the_service_argument_it_uses(dockerfile):
-    for stage in _stages(dockerfile):
+def test_every_stage_declares_the_arguments_it_uses(dockerfile):
+    for stage in _stages(dockerfile).values():
         declared = {arguments.split("=", 1)[0] for name, arguments in stage if name == "ARG"}
         used = set(re.findall(r"\$\{?([A-Z_]+)\}?", " ".join(a for n, a in stage if n not in ("ARG", "CMD", "HEALTHCHECK"))))
         set_by_env = {a.split("=", 1)[0] for n, args in stage if n == "ENV" for a in args.split()}
         assert used - declared - set_by_env - {"PATH"} == set(), stage[0]
 
 
-def test_the_image_installs_runs_and_checks_the_named_service_as_a_non_root_user(dockerfile):
-    build, final = _stages(dockerfile)
+def test_the_default_image_installs_runs_and_checks_the_named_service_as_a_non_root_user(dockerfile):
+    stages = _stages(dockerfile)
+    build, final = stages["build"], stages["service"]
+    assert list(stages)[-1] == "service" and final[0][1].split()[0] == "runtime"
     assert any(name == "RUN" and 'uv sync --frozen --no-dev --package "licensing-${SERVICE}"' in arguments
                for name, arguments in build)
     assert ("COPY", "--from=build /app/services/${SERVICE} /app/services/${SERVICE}") in final
@@ -113,6 +117,15 @@ def test_the_image_installs_runs_and_checks_the_named_service_as_a_non_root_user
     assert "/healthz" in dict(final)["HEALTHCHECK"]
     user = dict(final)["USER"]
     assert user != "root" and re.fullmatch(r"\w+", user)
+
+
+def test_the_migrate_target_installs_every_member_and_prepares_the_databases(dockerfile, compose):
+    assert compose["services"]["migrate"]["build"] == {"context": ".", "target": "migrate"}
+    stages = _stages(dockerfile)
+    assert ("RUN", "--mount=type=cache,target=/root/.cache/uv uv sync --frozen --no-dev") in stages["migrate-build"]
+    migrate = dict(stages["migrate"])
+    assert json.loads(migrate["CMD"]) == ["python", "-m", "shared.devtools", "prepare"]
+    assert migrate["USER"] != "root"
 
 
 @pytest.mark.parametrize("service", SERVICES)
