@@ -6,7 +6,7 @@ until it is declared. Each package is its code, and each declares in its own pyp
 
 - `shared/shared` and each `services/<name>/<name>` (with its `migrations/`): `[project]
   dependencies` of its own pyproject.toml;
-- their tests (`services/<name>/tests`, `shared/shared/testing.py`, the pytest plugin) and the
+- their tests (`services/<name>/tests`, `shared/tests`, `shared/shared/testing.py`: the pytest plugin) and the
   root's code (`tests/`, `bench/`, `deploy/`): those, or the root's `dev` dependency group.
 
 Which distribution provides an import is read from the installed distributions' file lists, so
@@ -125,7 +125,7 @@ def _workspace_member(name: str) -> bool:
 
 # (package folder, its runtime code, its test code)
 PACKAGES = {
-    "shared": (ROOT / "shared", [ROOT / "shared/shared"], [ROOT / "shared/shared/testing.py"]),
+    "shared": (ROOT / "shared", [ROOT / "shared/shared"], [ROOT / "shared/shared/testing.py", ROOT / "shared/tests"]),
     **{service: (ROOT / "services" / service,
                  [ROOT / "services" / service / service, ROOT / "services" / service / "migrations"],
                  [ROOT / "services" / service / "tests"]) for service in SERVICES},
