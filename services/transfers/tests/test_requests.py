@@ -2,7 +2,9 @@
 transaction, published by the outbox; the destination and the body checked before anything is
 written."""
 
+import asyncio
 import json
+import time
 import uuid
 from types import SimpleNamespace
 
@@ -134,7 +136,9 @@ async def test_a_bad_body_is_refused_with_the_reason_and_nothing_is_written(
     assert await counts(app) == before
 
 
-async def test_a_destination_that_is_not_the_senders_child_is_not_found(app, api, directory, signed_in):
+async def test_a_destination_that_is_not_the_senders_child_is_refused_alike_whether_it_exists_or_not(
+    app, api, directory, signed_in
+):
     sender = await directory.distributor()
     other_distributor = await directory.distributor("Other")
     others_integrator = await directory.integrator(other_distributor)
@@ -146,9 +150,44 @@ async def test_a_destination_that_is_not_the_senders_child_is_not_found(app, api
     )
 
     for response in (foreign, unknown):
-        assert response.status_code == 404, response.text
-        assert response.json()["detail"] == "The destination is not one of your integrators or customers."
+        assert response.status_code == 409, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["detail"].startswith("The destination is not one of your integrators or customers")
+    assert foreign.json() == unknown.json()
     assert await counts(app) == before
+
+
+async def test_a_transfer_to_an_integrator_created_a_moment_ago_waits_for_it(api, apply, directory, signed_in):
+    """An API client creates an integrator and transfers to it at once: the org reaches this
+    service over the bus a moment later; the request waits for it instead of refusing it."""
+    sender = await directory.distributor()
+    fresh = SimpleNamespace(id=uuid.uuid4())
+
+    asked = asyncio.create_task(api.post("/api/v1/transfers", json=body(fresh), headers=signed_in(sender.id)))
+    await asyncio.sleep(0.3)
+    assert not asked.done()
+    await apply(OrganizationCreated(
+        org_id=fresh.id, name="Just Created", tier="integrator", parent_id=sender.id,
+        representatives=[RepresentativeInfo(representative_id=uuid.uuid4(), email="rep@just.example", is_default=True)],
+    ))
+    response = await asked
+
+    assert response.status_code == 202, response.text
+    shown = await api.get(response.headers["location"], headers=signed_in(sender.id))
+    assert shown.json()["notify_representative"] == "rep@just.example"
+
+
+async def test_an_org_still_unknown_after_the_wait_gets_409_with_retry_after(app, api, directory, signed_in):
+    sender = await directory.distributor()
+    started = time.monotonic()
+
+    response = await api.post("/api/v1/transfers", json=body(SimpleNamespace(id=uuid.uuid4())),
+                              headers=signed_in(sender.id))
+
+    waited = time.monotonic() - started
+    assert response.status_code == 409 and response.headers["retry-after"] == "1"
+    assert "retry shortly" in response.json()["detail"]
+    assert app.state.settings.destination_wait_seconds <= waited < app.state.settings.destination_wait_seconds + 2
 
 
 async def test_an_archived_destination_receives_no_transfer(app, api, directory, signed_in):
