@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
-from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo
+from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo, RepresentativeRemoved
 from shared.testing import eventually
 
 
@@ -102,7 +102,51 @@ async def test_the_chosen_representative_is_told_or_nobody_when_the_sender_says_
     )
 
     assert (await stored(uuid.UUID(picked.json()["id"])))["notify_representative"] == chosen.email
-    assert (await stored(uuid.UUID(silent.json()["id"])))["notify_representative"] is None
+    declined = await stored(uuid.UUID(silent.json()["id"]))
+    # Nobody is mailed: not the representative, and not the CCs, which copy the representative's mail.
+    assert declined["notify_representative"] is None and declined["cc_emails"] == []
+
+
+async def test_the_transfer_keeps_the_representatives_as_they_were_and_the_senders_note(
+    api, apply, directory, signed_in
+):
+    sender = await directory.distributor()
+    receiver = await directory.integrator(sender, representatives=2)
+    chosen = receiver.representatives[1]
+    response = await api.post("/api/v1/transfers", json=body(
+        receiver, representative_id=str(chosen.representative_id), note="For the harbour project"),
+        headers=signed_in(sender.id))
+    assert response.status_code == 202, response.text
+    # The directory changes afterwards: the transfer still shows whom it was sent to.
+    await apply(RepresentativeRemoved(org_id=receiver.id, representative_id=chosen.representative_id,
+                                      email=chosen.email))
+
+    shown = (await api.get(response.headers["location"], headers=signed_in(sender.id))).json()
+
+    assert shown["note"] == "For the harbour project"
+    assert shown["cc_emails"] == ["customer@buyer.example"]
+    assert shown["representatives"] == [
+        {"email": rep.email, "first_name": rep.first_name, "last_name": rep.last_name, "is_default": rep.is_default,
+         "notified": rep == chosen}
+        for rep in receiver.representatives
+    ]
+
+
+async def test_an_archived_org_makes_no_outgoing_transfer(app, api, directory, signed_in):
+    distributor = await directory.distributor()
+    integrator = await directory.integrator(distributor, name="Dormant Partner")
+    customer = await directory.integrator(integrator, name="Its Customer")
+    await directory.archive(integrator, distributor)
+    before = await counts(app)
+
+    refused = await api.post("/api/v1/transfers", json=body(customer), headers=signed_in(integrator.id, tier="integrator"))
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == "Dormant Partner is archived and makes no transfers."
+    assert await counts(app) == before
+    await directory.unarchive(integrator, distributor)
+    allowed = await api.post("/api/v1/transfers", json=body(customer), headers=signed_in(integrator.id, tier="integrator"))
+    assert allowed.status_code == 202, allowed.text
 
 
 @pytest.mark.parametrize(
@@ -269,3 +313,56 @@ async def test_the_org_directory_follows_the_orgs_events_on_the_bus(app, api, di
 
 async def _equals(value_awaitable, expected):
     return await value_awaitable == expected
+
+
+def raw(receiver, **overrides) -> bytes:
+    return json.dumps(body(receiver, **overrides)).encode()
+
+
+@pytest.mark.parametrize("make, complaint", [
+    (lambda r: raw(r, quantity="2"), "quantity"),
+    (lambda r: raw(r, quantity=True), "quantity"),
+    (lambda r: raw(r, quantity=2.0), "quantity"),
+    (lambda r: raw(r, notify_representative="false"), "notify_representative"),
+    (lambda r: raw(r, notify_representative=0), "notify_representative"),
+    (lambda r: raw(r, to_org_id="{" + str(r.id) + "}"), "to_org_id"),
+    (lambda r: raw(r, to_org_id=str(r.id).replace("-", "")), "to_org_id"),
+], ids=["quantity-string", "quantity-true", "quantity-float", "flag-string", "flag-number", "id-braces", "id-bare"])
+async def test_values_are_taken_only_as_json_writes_them(app, api, directory, signed_in, make, complaint):
+    sender = await directory.distributor()
+    receiver = await directory.integrator(sender)
+    before = await counts(app)
+
+    response = await api.post("/api/v1/transfers", content=make(receiver),
+                              headers={**signed_in(sender.id), "Content-Type": "application/json"})
+
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert complaint in response.json()["detail"]
+    assert await counts(app) == before
+
+
+@pytest.mark.parametrize("make, complaint", [
+    (lambda r: raw(r, quantity=1)[:-1] + b', "quantity": 500}', "the key 'quantity' appears more than once"),
+    (lambda r: raw(r)[:-1] + b', "cc_emails": [{"a": 1, "a": 2}]}', "the key 'a' appears more than once"),
+    (lambda r: raw(r)[:-1] + b', "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nested too deeply"),
+    (lambda r: raw(r)[:-1] + b', "extra": "\xff\xfe"}', "not UTF-8"),
+    (lambda r: raw(r)[:-1] + b', "extra": ' + b"9" * 5001 + b"}", "more than 20 digits"),
+    (lambda r: raw(r)[:-1] + b', "extra": 1e5000}', "too large"),
+    (lambda r: raw(r)[:-1] + b', "extra": NaN}', "NaN is not a JSON value"),
+], ids=["repeated-key", "repeated-nested-key", "deep-nesting", "invalid-utf8", "5001-digits", "huge-float", "nan"])
+async def test_a_malformed_body_is_a_400_problem_that_says_why(app, api, directory, signed_in, make, complaint):
+    sender = await directory.distributor()
+    receiver = await directory.integrator(sender)
+    before = await counts(app)
+
+    response = await api.post("/api/v1/transfers", content=make(receiver),
+                              headers={**signed_in(sender.id), "Content-Type": "application/json"})
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert complaint in response.json()["detail"]
+    assert await counts(app) == before
+    # The same body, well formed, is taken.
+    assert (await api.post("/api/v1/transfers", content=raw(receiver),
+                           headers={**signed_in(sender.id), "Content-Type": "application/json"})).status_code == 202
