@@ -69,13 +69,18 @@ async def request_transfer(session_factory: async_sessionmaker, command: Request
                       "moment ago and is not known here yet; retry shortly.", headers={"Retry-After": "1"}) from None
 
 
-_DESTINATION_POLL = 0.05  # seconds between looks at the directory while a destination is awaited
+# Seconds between looks at the directory while a destination is awaited: soon at first (an org
+# usually arrives within a fraction of a second), then less often, so an id that never arrives
+# costs a dozen small queries, not one per tick.
+_FIRST_LOOK, _LOOK_AT_MOST_EVERY = 0.025, 0.2
 
 
 async def _wait_for_destination(session_factory: async_sessionmaker, command: RequestTransfer, wait: float) -> None:
     deadline = time.monotonic() + wait
-    while time.monotonic() < deadline:
-        await asyncio.sleep(_DESTINATION_POLL)
+    pause = _FIRST_LOOK
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, _LOOK_AT_MOST_EVERY)
         async with session_factory() as session:
             destination = await find_org(session, command.to_org_id)
         if destination is not None and destination.parent_id == command.from_org_id:
