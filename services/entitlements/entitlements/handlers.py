@@ -19,6 +19,9 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
     outcomes = await apply_transfers(uow, requests)
     for envelope, request, outcome in zip(envelopes, requests, outcomes, strict=True):
         rejected = isinstance(outcome, TransferRejected)
+        # Whom to tell and who asked, as the request said: consumers mail from the outcome alone.
+        outcome = outcome.model_copy(update={"notify_representative": request.notify_representative,
+                                             "cc_emails": request.cc_emails, "requested_by": request.requested_by})
         with handling(envelope):  # the outcome carries on the request's correlation id and trace
             uow.record(outcome, visible_to=[request.from_org_id] if rejected else [request.from_org_id, request.to_org_id],
                        actor_org_id=request.from_org_id, actor_user_id=request.requested_by)

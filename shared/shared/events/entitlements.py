@@ -73,6 +73,12 @@ class TransferCompleted(EventPayload):
     action: str  # "transfer" (the whole available quantity) or "split" (a chosen part)
     po_number: str | None = None
     sales_order: str | None = None
+    # Added: copied from the request, so a consumer mails from the outcome alone. The email of the
+    # receiving org's representative to tell (None: the sender asked to tell nobody), the CCs of
+    # that mail, and the member who asked. An event without them predates them.
+    notify_representative: str | None = None
+    cc_emails: list[str] = []
+    requested_by: uuid.UUID | None = None
 
 
 class TransferRejected(EventPayload):
@@ -90,6 +96,10 @@ class TransferRejected(EventPayload):
     # unknown_line
     reason_code: str
     reason: str
+    # Added: copied from the request, as on TransferCompleted.
+    notify_representative: str | None = None
+    cc_emails: list[str] = []
+    requested_by: uuid.UUID | None = None
 
 
 class LicensesActivated(EventPayload):

@@ -1,5 +1,6 @@
-"""The transactions log as queries: the completed transfers of one org, sent or received, with
-the counterparty from the org directory; filters, sort and keyset paging, and the CSV columns.
+"""The transactions log's queries (its read side): the completed transfers of one org, sent or
+received, with the counterparty from the org directory; filters, sort and keyset paging, and the
+CSV columns.
 
 Each side is its own branch of a UNION ALL, so each reads one partial index
 (transactions_sent / transactions_received) and the caller's org scopes both. A page sorted by a
@@ -61,6 +62,9 @@ def _side(direction: str, filters: TransactionFilters, window: Window | None) ->
         t.sales_order,
         sa.literal(direction, sa.Text).label("direction"),
         other.label("counterparty_id"),
+        t.representatives,
+        t.cc_emails,
+        t.note,
     ).where(mine == sa.bindparam("org_id", type_=t.from_org_id.type), t.status == "completed")
     if filters.start is not None:
         query = query.where(t.completed_at >= sa.bindparam("start", type_=t.completed_at.type))
