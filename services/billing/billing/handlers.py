@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from billing.db import claim_codes, invoice_counters, invoices, pauses, plans, redemption_attempts, subscriptions
 from billing.domain import claim_codes as codes
 from billing.domain.commands import CreateSubscription, PauseSubscription, RedeemClaim, SavePlan, SendInvoices
+from billing.domain.money import from_minor
 from billing.domain.invoices import billing_status, invoice_number, licence_line, total, why_not_move
 from billing.domain.periods import Pause, add_months, renewed_period
 from billing.pdf import render_invoice
@@ -378,7 +379,7 @@ async def _issue(uow: UnitOfWork, row: dict, sequence: int, names: dict, command
     uow.record(InvoiceIssued(
         invoice_id=invoice["id"], number=number, issuer_org_id=command.org_id, issuer_name=issuer,
         customer_org_id=row["customer_org_id"], customer_name=customer, subscription_id=row["id"],
-        currency=row["currency"], total_minor=amount, lines=lines, pdf_base64=base64.b64encode(document).decode(),
+        currency=row["currency"], total_minor=amount, total=str(from_minor(amount, row["currency"])), lines=lines, pdf_base64=base64.b64encode(document).decode(),
     ), visible_to=[command.org_id, row["customer_org_id"]])
     return invoice
 

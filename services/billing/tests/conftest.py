@@ -3,13 +3,17 @@ vhost apart from the rest of the run), talking over the real broker: the ledger'
 billing as they would in production. Orgs are put in both services' directories; licences reach a
 reseller's holding through entitlements' own API and ledger."""
 
+import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from billing.main import create_app
@@ -18,6 +22,9 @@ from entitlements.db import org_directory
 from entitlements.ledger import apply_transfer, unconserved_lines
 from entitlements.main import create_app as create_entitlements_app
 from entitlements.settings import EntitlementsSettings
+from notify.db import members
+from notify.main import create_app as create_notify_app
+from notify.settings import NotifySettings
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferCompleted
 from shared.events.transfers import TransferRequested
@@ -182,3 +189,42 @@ async def console(billing_app, entitlements_app, billing, entitlements, as_) -> 
     console = Console(billing_app, entitlements_app, billing, entitlements, as_)
     await console.tree()
     return console
+
+
+class Mailbox:
+    """An SMTP server (aiosmtpd) keeping every message it receives, parsed."""
+
+    def __init__(self):
+        self.received: list[EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        self.received.append(message_from_bytes(envelope.content, policy=policy.default))
+        return "250 Message accepted"
+
+
+@pytest.fixture(scope="session")
+def mailbox():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    box = Mailbox()
+    controller = Controller(box, hostname="127.0.0.1", port=port)
+    controller.start()
+    box.port = port
+    yield box
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+async def notify_app(own_infrastructure, identity_keys_url, mailbox):
+    app = create_notify_app(own_infrastructure.settings(
+        NotifySettings, identity_url=identity_keys_url, smtp_port=mailbox.port, sender_poll_interval=0.05,
+        send_base_delay=0.05, send_max_delay=0.2))
+    async with running(app):
+        yield app
+
+
+async def add_admin(notify_app, org_id: uuid.UUID, email: str) -> None:
+    """A customer Admin as identity's member events would put it in notify's copy."""
+    async with notify_app.state.engine.begin() as conn:
+        await conn.execute(sa.insert(members).values(id=uuid.uuid4(), org_id=org_id, email=email, role="admin"))

@@ -130,6 +130,7 @@ class InvoiceIssued(EventPayload):
     subscription_id: uuid.UUID
     currency: str
     total_minor: int
+    total: str  # in the currency's units, as printed: "40.00"
     lines: list[InvoiceLine]
     pdf_base64: str
 
