@@ -23,7 +23,6 @@ from shared.db import UnitOfWork
 from shared.events.billing import (
     ClaimRedemptionAttempted,
     InvoiceIssued,
-    InvoiceLine,
     InvoicePaid,
     InvoiceVoided,
     PlanSaved,
@@ -368,7 +367,7 @@ async def _issue(uow: UnitOfWork, row: dict, sequence: int, names: dict, command
     issuer, customer = names[command.org_id], names[row["customer_org_id"]]
     document = render_invoice(number=number, issued_on=on, issuer_name=issuer, customer_name=customer,
                               currency=row["currency"], lines=[line], total_minor=amount)
-    lines = [InvoiceLine(**vars(line))]
+    lines = [line]
     invoice = dict((await uow.session.execute(sa.insert(invoices).values(
         id=uuid.uuid4(), issuer_org_id=command.org_id, customer_org_id=row["customer_org_id"],
         subscription_id=row["id"], sequence=sequence, number=number, currency=row["currency"], total_minor=amount,

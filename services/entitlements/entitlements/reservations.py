@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
 
 from entitlements.db import activations, holdings, ledger_entries, metadata
-from entitlements.domain.transfers import Refusal, is_expired
+from entitlements.domain.transfers import Refusal, decide_transfer
 from entitlements.ledger import Line, find_line, locked_available, today
 from shared.bus.consumer import EventHandler
 from shared.db import UnitOfWork
@@ -41,7 +41,8 @@ reservations = sa.Table(
     sa.Column("subscription_id", UUID(as_uuid=True), primary_key=True),
     sa.Column("line_id", UUID(as_uuid=True), sa.ForeignKey("entitlement_lines.id"), nullable=False),
     sa.Column("seller_org_id", UUID(as_uuid=True), nullable=False),
-    sa.Column("quantity", sa.Integer, nullable=False),
+    sa.Column("quantity", sa.Integer, sa.CheckConstraint("quantity > 0", name="reservation_quantity_positive"),
+              nullable=False),
     sa.Column("name", sa.Text, nullable=False),
     # reserved (counts in conservation), converted (now the customer's activation), released (back).
     sa.Column("status", sa.Text, nullable=False),
@@ -49,6 +50,9 @@ reservations = sa.Table(
     sa.Column("activation_id", UUID(as_uuid=True)),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("settled_at", sa.DateTime(timezone=True)),
+    sa.CheckConstraint("status IN ('reserved', 'converted', 'released')", name="reservation_status_known"),
+    # The conservation check sums what is still reserved, per line.
+    sa.Index("reservations_reserved", "line_id", postgresql_where=sa.text("status = 'reserved'")),
 )
 
 RESERVE, RELEASE = "reservation", "reservation_release"
@@ -91,13 +95,11 @@ async def _why_not_reserve(uow: UnitOfWork, line: Line | None,
     available = None if line is None else await locked_available(uow.session, line.id, request.seller_org_id)
     if line is None or available is None:
         return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {request.entitlement_id}.")
-    if is_expired(line.expiration_date, today()) or line.entitlement_status == "expired":
-        return Refusal("entitlement_expired", f"The entitlement expired on {line.expiration_date}.")
-    if line.entitlement_status != "active":
-        return Refusal("entitlement_not_active", f"The entitlement is {line.entitlement_status}.")
-    if request.quantity > available:
-        return Refusal("insufficient_quantity", f"Only {available} available; {request.quantity} requested.")
-    return None
+    # What a split transfer of the quantity out of the holding would be allowed: the same rules.
+    outcome = decide_transfer(available=available, requested=request.quantity,
+                              entitlement_status=line.entitlement_status, expiration_date=line.expiration_date,
+                              today=today(), destination_problem=None)
+    return outcome if isinstance(outcome, Refusal) else None
 
 
 async def _change_seller_holding(uow: UnitOfWork, line_id: uuid.UUID, org_id: uuid.UUID, delta: int, kind: str,

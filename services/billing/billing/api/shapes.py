@@ -16,6 +16,7 @@ from billing.domain.periods import interval_label, lifecycle_status
 from billing.handlers import today
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
+from shared.events.billing import InvoiceLine
 from shared.keyset import Window
 from shared.pagination import Page
 from shared.sorting import resolve_order, sorted_page_query
@@ -105,16 +106,6 @@ def subscription_out(row, expiring_window_days: int, claim_code: str | None = No
     })
 
 
-class InvoiceLineOut(BaseModel):
-    description: str
-    quantity: int
-    unit_price_minor: int
-    period_start: date
-    period_end: date
-    paused_days: int
-    amount_minor: int
-
-
 class InvoiceOut(BaseModel):
     id: uuid.UUID
     number: str
@@ -127,7 +118,7 @@ class InvoiceOut(BaseModel):
     currency: str
     total: Decimal
     total_minor: int
-    lines: list[InvoiceLineOut]
+    lines: list[InvoiceLine]
     created_at: datetime
     paid_at: datetime | None
     voided_at: datetime | None

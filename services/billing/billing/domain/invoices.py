@@ -1,25 +1,14 @@
 """What an invoice says: its lines (the licence's plan, quantity, unit price, period, paused days)
 and its total; its number; which states it may move between (open -> paid or void)."""
 
-from dataclasses import dataclass
 from datetime import date
 
 from billing.domain.money import period_amount
 from billing.domain.periods import Pause, interval_label, paused_days
+from shared.events.billing import InvoiceLine as Line
 
 MAX_INVOICES_AT_ONCE = 20
 TRANSITIONS = {"paid": {"open"}, "void": {"open"}}
-
-
-@dataclass(frozen=True)
-class Line:
-    description: str
-    quantity: int
-    unit_price_minor: int
-    period_start: date
-    period_end: date
-    paused_days: int
-    amount_minor: int
 
 
 def licence_line(*, plan_name: str, interval_months: int, licence_name: str, quantity: int, unit_price_minor: int,
