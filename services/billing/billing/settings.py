@@ -1,4 +1,6 @@
-from pydantic import Field, model_validator
+import ipaddress
+
+from pydantic import Field, field_validator, model_validator
 
 from shared.settings import ServiceSettings
 
@@ -18,12 +20,21 @@ class BillingSettings(ServiceSettings):
     claim_attempts_per_org: int = Field(default=10, ge=1, alias="CLAIM_ATTEMPTS_PER_ORG")
     claim_attempts_per_address: int = Field(default=20, ge=1, alias="CLAIM_ATTEMPTS_PER_ADDRESS")
     claim_attempts_total: int = Field(default=1000, ge=1, alias="CLAIM_ATTEMPTS_TOTAL")
-    # Peers whose X-Forwarded-For is believed (the gateway), comma separated: for the per-address throttle.
+    # Peers whose X-Forwarded-For is believed (the gateway), comma-separated addresses or networks:
+    # for the per-address throttle.
     trusted_proxies: str = Field(default="127.0.0.1", alias="TRUSTED_PROXIES")
     # The console's "expiring soon" filter, by default.
     expiring_soon_days: int = Field(default=30, ge=1, alias="EXPIRING_SOON_DAYS")
     # Seconds between two passes of the worker that renews periods and resumes pauses on their date.
     lifecycle_check_interval: float = Field(default=60.0, gt=0, alias="LIFECYCLE_CHECK_INTERVAL")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for entry in value.split(","):
+            if entry.strip():
+                ipaddress.ip_network(entry.strip(), strict=False)  # a bad entry fails at start, not per request
+        return value
 
     @model_validator(mode="after")
     def _no_development_claim_secret_elsewhere(self):

@@ -139,3 +139,14 @@ async def test_another_orgs_licence_is_not_found(console):
         response = await console.billing.request(method, f"/api/v1/subscriptions/{created['id']}{path}",
                                                  headers=stranger)
         assert response.status_code == 404, (method, path)
+
+
+async def test_attempts_are_counted_per_client_address_as_the_gateway_forwards_it(console):
+    forwarded = "203.0.113.7"
+    answer = await console.billing.post("/api/v1/claims/redeem", json={"code": "QQQQ-QQQQ"},
+                                        headers={**console.customer, "X-Forwarded-For": forwarded})
+    assert answer.status_code == 404
+    async with console.billing_app.state.engine.connect() as conn:
+        addresses = (await conn.execute(sa.text("SELECT client_address FROM redemption_attempts WHERE org_id = :org"),
+                                        {"org": console.orgs.customer})).scalars().all()
+    assert addresses == [forwarded]

@@ -1,6 +1,7 @@
 """Redeeming a claim code: the customer's Admin adds a licence ("Add licence"). Unknown, used,
 expired and foreign codes get one answer; attempts are throttled and each is in the audit log."""
 
+import ipaddress
 from typing import Annotated
 
 from fastapi import APIRouter, Request
@@ -25,14 +26,21 @@ class RedeemIn(BaseModel):
 
 
 def client_address(request: Request) -> str | None:
-    """The caller's address: the one the gateway appended to X-Forwarded-For when the request came
-    through a trusted proxy, else the peer's."""
+    """The caller's address: the one the gateway put in X-Forwarded-For when the request came from
+    a trusted proxy (an address or network of TRUSTED_PROXIES), else the peer's."""
     peer = request.client.host if request.client else None
     forwarded = request.headers.get("x-forwarded-for")
-    trusted = {address.strip() for address in request.app.state.settings.trusted_proxies.split(",")}
-    if forwarded and peer in trusted:
+    if forwarded and peer and _trusted(peer, request.app.state.settings.trusted_proxies):
         return forwarded.split(",")[-1].strip() or peer
     return peer
+
+
+def _trusted(peer: str, proxies: str) -> bool:
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry.strip(), strict=False) for entry in proxies.split(",") if entry.strip())
 
 
 @router.post("/redeem", response_model=SubscriptionOut)
