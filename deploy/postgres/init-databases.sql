@@ -7,3 +7,4 @@ CREATE DATABASE licensing_entitlements;
 CREATE DATABASE licensing_transfers;
 CREATE DATABASE licensing_audit;
 CREATE DATABASE licensing_notify;
+CREATE DATABASE licensing_billing;

@@ -54,7 +54,7 @@ DEFAULTS = {
 }
 
 # Started in this order; the gateway last.
-SERVICES = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "gateway")
+SERVICES = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "billing", "gateway")
 
 
 def service_ports(environ: dict[str, str]) -> dict[str, int]:

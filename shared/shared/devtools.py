@@ -30,7 +30,7 @@ from alembic.config import Config
 
 from shared.settings import ServiceSettings
 
-SERVICES_WITH_DATABASE = ("orgs", "identity", "entitlements", "transfers", "audit", "notify")
+SERVICES_WITH_DATABASE = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "billing")
 
 _HOW_TO_START = {
     "PostgreSQL": "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start",

@@ -13,6 +13,7 @@ SERVICE_PORTS = {
     "transfers": 8004,
     "audit": 8005,
     "notify": 8006,
+    "billing": 8008,
 }
 
 # The development default of EVENT_SECRETS_KEY (base64 of "licensing-dev-event-secrets-key!"): set

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from audit.main import create_app as create_audit
+from billing.main import create_app as create_billing
 from entitlements.main import create_app as create_entitlements
 from gateway.domain.routing import API_PREFIX, upstream_for
 from gateway.main import create_app as create_gateway
@@ -20,7 +21,7 @@ from shared.auth.permissions import Action
 from transfers.main import create_app as create_transfers
 
 SERVICES = {"identity": create_identity, "orgs": create_orgs, "entitlements": create_entitlements,
-            "transfers": create_transfers, "audit": create_audit, "notify": create_notify}
+            "transfers": create_transfers, "audit": create_audit, "notify": create_notify, "billing": create_billing}
 
 SIGNED_IN = "signed-in"  # any role of any tier, with a valid access token
 PUBLIC = "public"
@@ -58,6 +59,8 @@ VALID_BODIES: dict[tuple[str, str], dict] = {
     ("PATCH", f"{API_PREFIX}/customers/{{org_id}}"): {"note": "changed by someone else"},
     ("PATCH", f"{API_PREFIX}/integrators/{{org_id}}/representatives/{{rep_id}}"): {"note": "changed"},
     ("PATCH", f"{API_PREFIX}/customers/{{org_id}}/representatives/{{rep_id}}"): {"note": "changed"},
+    ("PUT", f"{API_PREFIX}/plans/{{plan_id}}"): {"name": "Taken over", "interval": "monthly", "unit_price": "1",
+                                               "currency": "EUR"},
 }
 
 

@@ -12,6 +12,8 @@ import sqlalchemy as sa
 
 from audit.main import create_app as create_audit
 from audit.settings import AuditSettings
+from billing.main import create_app as create_billing
+from billing.settings import BillingSettings
 from entitlements.main import create_app as create_entitlements
 from entitlements.settings import EntitlementsSettings
 from gateway.main import create_app as create_gateway
@@ -88,7 +90,8 @@ async def running_platform(infrastructure, *, smtp_port: int | None = None, gate
         identity_url = await stack.enter_async_context(serving(identity, lifespan="on"))
         apps, urls = {"identity": identity}, {"identity": identity_url}
         factories = {"orgs": (create_orgs, OrgsSettings), "entitlements": (create_entitlements, EntitlementsSettings),
-                     "transfers": (create_transfers, TransfersSettings), "audit": (create_audit, AuditSettings)}
+                     "transfers": (create_transfers, TransfersSettings), "audit": (create_audit, AuditSettings),
+                     "billing": (create_billing, BillingSettings)}
         if smtp_port is not None:
             factories["notify"] = (create_notify, NotifySettings)
         mail = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port}
@@ -99,7 +102,8 @@ async def running_platform(infrastructure, *, smtp_port: int | None = None, gate
         gateway = create_gateway(infrastructure.settings(
             GatewaySettings, identity_url=identity_url, orgs_url=urls["orgs"], entitlements_url=urls["entitlements"],
             transfers_url=urls["transfers"], audit_url=urls["audit"],
-            notify_url=urls.get("notify", "http://127.0.0.1:1"), **(gateway_settings or {})))
+            notify_url=urls.get("notify", "http://127.0.0.1:1"), billing_url=urls["billing"],
+            **(gateway_settings or {})))
         gateway_url = await stack.enter_async_context(serving(gateway, lifespan="on"))
         platform = Platform(gateway_url, apps)
         stack.push_async_callback(platform.http.aclose)

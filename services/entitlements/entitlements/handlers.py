@@ -1,6 +1,7 @@
 """The entitlements service's reactions to bus events."""
 
 from entitlements.ledger import apply_transfers
+from entitlements.reservations import RESERVATION_HANDLERS
 from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferRejected
@@ -28,4 +29,5 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
 
 
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
-    return {**ORG_DIRECTORY_HANDLERS, TransferRequested.routing_key: BatchHandler(transfers_requested)}
+    return {**ORG_DIRECTORY_HANDLERS, TransferRequested.routing_key: BatchHandler(transfers_requested),
+            **RESERVATION_HANDLERS}

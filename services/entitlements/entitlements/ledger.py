@@ -345,7 +345,8 @@ async def activate(session: AsyncSession, line: Line, request: ActivationRequest
 
 
 async def unconserved_lines(session: AsyncSession) -> list[dict]:
-    """The lines where holdings plus active activations differ from the issued quantity, or where a
+    """The lines where holdings plus reserved (subscription licences not yet a customer's) plus
+    active activations differ from the issued quantity, or where a
     holding is negative or disagrees with its ledger entries, or an entry's `available_after` is
     not the sum of its holding's entries up to it: empty when the books balance."""
     rows = await session.execute(sa.text(_CONSERVATION_CHECK))
@@ -355,17 +356,20 @@ async def unconserved_lines(session: AsyncSession) -> list[dict]:
 _CONSERVATION_CHECK = """
 WITH held AS (SELECT line_id, sum(available) AS available, min(available) AS lowest FROM holdings GROUP BY line_id),
      used AS (SELECT line_id, sum(quantity) AS activated FROM activations WHERE status = 'active' GROUP BY line_id),
+     reserved AS (SELECT line_id, sum(quantity) AS reserved FROM reservations WHERE status = 'reserved' GROUP BY line_id),
      booked AS (SELECT line_id, org_id, sum(quantity) AS total FROM ledger_entries GROUP BY line_id, org_id),
      drift AS (SELECT h.line_id FROM holdings h JOIN booked b USING (line_id, org_id) WHERE b.total <> h.available),
      misstated AS (SELECT line_id FROM (SELECT line_id, available_after,
                           sum(quantity) OVER (PARTITION BY line_id, org_id ORDER BY id) AS running
                           FROM ledger_entries) e WHERE e.running <> e.available_after)
 SELECT l.id AS line_id, l.entitlement_id, l.quantity AS issued,
-       coalesce(held.available, 0) AS held, coalesce(used.activated, 0) AS activated, held.lowest
+       coalesce(held.available, 0) AS held, coalesce(reserved.reserved, 0) AS reserved,
+       coalesce(used.activated, 0) AS activated, held.lowest
 FROM entitlement_lines l
 LEFT JOIN held ON held.line_id = l.id
+LEFT JOIN reserved ON reserved.line_id = l.id
 LEFT JOIN used ON used.line_id = l.id
-WHERE coalesce(held.available, 0) + coalesce(used.activated, 0) <> l.quantity
+WHERE coalesce(held.available, 0) + coalesce(reserved.reserved, 0) + coalesce(used.activated, 0) <> l.quantity
    OR held.lowest < 0
    OR l.id IN (SELECT line_id FROM drift)
    OR l.id IN (SELECT line_id FROM misstated)

@@ -16,6 +16,7 @@ class GatewaySettings(ServiceSettings):
     transfers_url: str = Field(default=_local("transfers"), alias="TRANSFERS_URL")
     audit_url: str = Field(default=_local("audit"), alias="AUDIT_URL")
     notify_url: str = Field(default=_local("notify"), alias="NOTIFY_URL")
+    billing_url: str = Field(default=_local("billing"), alias="BILLING_URL")
 
     # A refused or slow connect means the service is down: fail fast with 503. Reads may be
     # long (CSV exports stream for a while), so the read timeout bounds the wait between chunks.
@@ -41,4 +42,5 @@ class GatewaySettings(ServiceSettings):
             "transfers": self.transfers_url,
             "audit": self.audit_url,
             "notify": self.notify_url,
+            "billing": self.billing_url,
         }

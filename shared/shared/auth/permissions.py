@@ -52,11 +52,20 @@ class Action(StrEnum):
     VIEW_MEMBERS = "members:view"
     MANAGE_MEMBERS = "members:manage"
     MANAGE_NOTIFICATIONS = "notifications:manage"
+    VIEW_PLANS = "plans:view"
+    MANAGE_PLANS = "plans:manage"
+    VIEW_SUBSCRIPTIONS = "subscriptions:view"
+    MANAGE_SUBSCRIPTIONS = "subscriptions:manage"
+    REDEEM_CLAIMS = "claims:redeem"
+    VIEW_INVOICES = "invoices:view"
+    MANAGE_INVOICES = "invoices:manage"
 
 
 _EVERY_ROLE = frozenset(Role)
 _VIEW_LICENSES = _EVERY_ROLE
 _AUDIT_READERS = frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR})
+_RESELLERS = frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR})
+_ACCOUNT_MANAGERS = frozenset({Role.ADMIN, Role.PROJECT_MANAGER})
 
 # (action) -> roles allowed, and the tiers where the action exists at all.
 PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
@@ -88,6 +97,16 @@ PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
     Action.MANAGE_MEMBERS: (frozenset(Tier), frozenset({Role.ADMIN})),
     # Delivery records name people and their addresses: the same people as the members' rights.
     Action.MANAGE_NOTIFICATIONS: (frozenset(Tier), frozenset({Role.ADMIN})),
+    # The licence console (document 5): the account manager (Admin or Project Manager of a
+    # reseller) keeps plans, licences and invoices; the customer's Admin redeems claim codes.
+    Action.VIEW_PLANS: (_RESELLERS, _EVERY_ROLE),
+    Action.MANAGE_PLANS: (_RESELLERS, _ACCOUNT_MANAGERS),
+    Action.VIEW_SUBSCRIPTIONS: (frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR, Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.MANAGE_SUBSCRIPTIONS: (_RESELLERS, _ACCOUNT_MANAGERS),
+    Action.REDEEM_CLAIMS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_INVOICES: (frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR, Tier.CUSTOMER}),
+                           frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR, Role.VIEWER})),
+    Action.MANAGE_INVOICES: (_RESELLERS, _ACCOUNT_MANAGERS),
 }
 
 

@@ -39,8 +39,10 @@ CONSUMERS: dict[str, ConsumerQueue] = {
         ConsumerQueue("audit", ("#",)),
         ConsumerQueue("notify", ("#",)),
         ConsumerQueue("identity", ("orgs.#",)),
-        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#")),
+        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#", "billing.subscription.reservation_requested",
+                                       "billing.subscription.assigned", "billing.subscription.deleted")),
         ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
+        ConsumerQueue("billing", ("entitlements.reservation.*", "orgs.#")),
     )
 }
 

@@ -21,6 +21,10 @@ RESOURCE_OWNERS: dict[str, str] = {
     "transactions": "transfers",
     "audit-events": "audit",
     "notifications": "notify",
+    "plans": "billing",
+    "subscriptions": "billing",
+    "claims": "billing",
+    "invoices": "billing",
 }
 
 # Exact (method, path) pairs: the ways to obtain a token, and the keys that verify one.

@@ -7,13 +7,14 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from gateway.portal.pages import (activations, audit, dashboard, invites, licenses, members, partners, sign_in,
-                                  transactions, transfers)
+from gateway.portal.pages import (activations, audit, dashboard, invites, licences, licenses, members, partners,
+                                  sign_in, transactions, transfers)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Each page module's router; a new page adds its module here.
-PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations)
+PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations,
+         licences)
 
 
 def mount_portal(app: FastAPI) -> None:
