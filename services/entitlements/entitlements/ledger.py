@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
-from entitlements.domain.transfers import Refusal, decide_transfer, is_expired
+from entitlements.domain.entitlements import Refusal, why_unusable
+from entitlements.domain.transfers import decide_transfer
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
@@ -324,10 +325,9 @@ async def activate(session: AsyncSession, line: Line, request: ActivationRequest
     available = await locked_available(session, line.id, request.org_id)
     if available is None:
         return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {line.entitlement_id}.")
-    if is_expired(line.expiration_date, today()) or line.entitlement_status == "expired":
-        return Refusal("entitlement_expired", f"The entitlement expired on {line.expiration_date}.")
-    if line.entitlement_status != "active":
-        return Refusal("entitlement_not_active", f"The entitlement is {line.entitlement_status}.")
+    unusable = why_unusable(line.entitlement_status, line.expiration_date, today())
+    if unusable is not None:
+        return unusable
     if request.quantity > available:
         return Refusal("insufficient_quantity", f"Only {available} unactivated; {request.quantity} requested.")
     activation_id = uuid.uuid4()
