@@ -4,18 +4,25 @@ joins the same transaction); a command that cannot be carried out raises a Probl
 nothing. The holdings themselves change only through the ledger (entitlements.ledger)."""
 
 import uuid
+from collections import defaultdict
+from datetime import date, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from entitlements.db import activations, entitlement_lines, entitlement_number, entitlements, products
+from entitlements.db import (
+    activations, entitlement_lines, entitlement_number, entitlements, expiry_notices, holdings, products)
 from entitlements.domain.commands import ActivateLicenses, CreateProduct, DeactivateActivation, IssueEntitlement
 from entitlements.domain.entitlements import Refusal, entitlement_id_for, is_expired
+from entitlements.domain.expiry import NOTICE_DAYS, days_left, notices_due
 from entitlements.ledger import ActivationRequest, activate, apply_transfers, change_holding, deactivate, find_line, today
 from shared.auth.permissions import Tier
 from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork
 from shared.events.entitlements import (
-    ActivationDeactivated, EntitlementIssued, EntitlementLine, LicensesActivated, ProductCreated, TransferRejected)
+    ActivationDeactivated, EntitlementExpired, EntitlementExpiringSoon, EntitlementIssued, EntitlementLine,
+    LicensesActivated, ProductCreated, TransferRejected)
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
 from shared.org_directory import ORG_DIRECTORY_HANDLERS, find_org
@@ -39,9 +46,6 @@ async def issue_entitlement(uow: UnitOfWork, command: IssueEntitlement) -> str:
     once; returns the entitlement id. An order that has already expired is refused: its licenses
     could never be used."""
     session = uow.session
-    if is_expired(command.expiration_date, today()):
-        raise Problem(422, f"expiration_date {command.expiration_date} has passed: an entitlement cannot be "
-                           f"issued already expired (the last valid day may be today, {today()}, or later).")
     distributor = await find_org(session, command.distributor_id)
     if (distributor is None or distributor.tier != Tier.DISTRIBUTOR.value or distributor.status != "active"
             or distributor.parent_id != command.vendor_id):
@@ -52,6 +56,9 @@ async def issue_entitlement(uow: UnitOfWork, command: IssueEntitlement) -> str:
     unknown = [str(product_id) for product_id in product_ids if product_id not in names]
     if unknown:
         raise Problem(422, f"No product with id {', '.join(unknown)}.")
+    if is_expired(command.expiration_date, today()):
+        raise Problem(422, f"expiration_date {command.expiration_date} has passed: an entitlement cannot be "
+                           f"issued already expired (the last valid day may be today, {today()}, or later).")
     number = (await session.execute(sa.select(entitlement_number.next_value()))).scalar_one()
     entitlement_id = entitlement_id_for(command.order_date, number)
     await session.execute(sa.insert(entitlements).values(
@@ -127,6 +134,102 @@ async def deactivate_activation(uow: UnitOfWork, command: DeactivateActivation) 
         visible_to=[command.org_id], actor_org_id=command.org_id, actor_user_id=command.deactivated_by,
     )
     return {**row, "product_name": product_name}
+
+
+async def expire_entitlements(uow: UnitOfWork, *, on: date, batch_size: int) -> int:
+    """Marks up to `batch_size` entitlements past their date as expired (rows another replica has
+    claimed are skipped) and tells their holders; returns how many."""
+    rows = (
+        await uow.session.execute(
+            sa.select(entitlements.c.id, entitlements.c.expiration_date)
+            .where(entitlements.c.status != "expired", entitlements.c.expiration_date < on)
+            .order_by(entitlements.c.expiration_date, entitlements.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return 0
+    holders = await _holders(uow.session, [r.id for r in rows])
+    await uow.session.execute(
+        sa.update(entitlements).where(entitlements.c.id.in_([r.id for r in rows])).values(status="expired")
+    )
+    for row in rows:
+        uow.record(
+            EntitlementExpired(entitlement_id=row.id, expiration_date=row.expiration_date,
+                               holder_org_ids=holders[row.id]),
+            visible_to=holders[row.id],
+        )
+    return len(rows)
+
+
+async def send_expiring_soon(uow: UnitOfWork, *, on: date, batch_size: int) -> tuple[int, int]:
+    """Records the "expiring soon" events due as of `on`: (entitlements claimed, notices sent). A
+    candidate has reached more thresholds than it has notices for; a notice is sent by the
+    transaction whose insert into expiry_notices created it."""
+    sent_count = (
+        sa.select(sa.func.count())
+        .where(expiry_notices.c.entitlement_id == entitlements.c.id)
+        .scalar_subquery()
+    )
+    reached_count = (
+        sa.select(sa.func.count())
+        .select_from(sa.func.unnest(sa.literal(list(NOTICE_DAYS), ARRAY(sa.Integer))).alias("threshold"))
+        .where(entitlements.c.expiration_date - on <= sa.column("threshold"))
+        .scalar_subquery()
+    )
+    rows = (
+        await uow.session.execute(
+            sa.select(entitlements.c.id, entitlements.c.expiration_date)
+            .where(
+                entitlements.c.status == "active",
+                entitlements.c.expiration_date >= on,
+                entitlements.c.expiration_date <= on + timedelta(days=max(NOTICE_DAYS)),
+                sent_count < reached_count,
+            )
+            .order_by(entitlements.c.expiration_date, entitlements.c.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    if not rows:
+        return 0, 0
+    holders = await _holders(uow.session, [r.id for r in rows])
+    sent = 0
+    for row in rows:
+        due = notices_due(row.expiration_date, on)
+        created = (
+            await uow.session.execute(
+                insert(expiry_notices)
+                .values([{"entitlement_id": row.id, "days_before": d} for d in due])
+                .on_conflict_do_nothing()
+                .returning(expiry_notices.c.days_before)
+            )
+        ).scalars().all()
+        if not created:
+            continue  # another replica sent it
+        uow.record(
+            EntitlementExpiringSoon(entitlement_id=row.id, expiration_date=row.expiration_date,
+                                    days_left=days_left(row.expiration_date, on), holder_org_ids=holders[row.id]),
+            visible_to=holders[row.id],
+        )
+        sent += 1
+    return len(rows), sent
+
+
+async def _holders(session: AsyncSession, entitlement_ids: list[str]) -> dict[str, list]:
+    """The orgs that received any part of each entitlement (the distributor and those below it)."""
+    rows = await session.execute(
+        sa.select(entitlement_lines.c.entitlement_id, holdings.c.org_id)
+        .join(holdings, holdings.c.line_id == entitlement_lines.c.id)
+        .where(entitlement_lines.c.entitlement_id.in_(entitlement_ids), holdings.c.received > 0)
+        .distinct()
+        .order_by(entitlement_lines.c.entitlement_id, holdings.c.org_id)
+    )
+    holders: dict[str, list] = defaultdict(list)
+    for entitlement_id, org_id in rows:
+        holders[entitlement_id].append(org_id)
+    return holders
 
 
 async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> None:

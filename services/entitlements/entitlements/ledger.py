@@ -146,7 +146,7 @@ async def apply_transfers(
     driver (shared.db.DriverStatement): the consumer's busiest path."""
     lines = await _find_lines(uow, {(r.entitlement_id, r.product_id) for r in requests})
     await _lock_lines(uow, {line.id for line in lines.values()})
-    destinations = await find_orgs(uow, {r.to_org_id for r in requests})
+    known = await find_orgs(uow, {org_id for r in requests for org_id in (r.from_org_id, r.to_org_id)})
     sides = {(line.id, org_id) for r in requests if (line := lines.get((r.entitlement_id, r.product_id)))
              for org_id in (r.from_org_id, r.to_org_id)}
     available = await _lock_holdings(uow, sides)
@@ -165,7 +165,8 @@ async def apply_transfers(
             entitlement_status=line.entitlement_status,
             expiration_date=line.expiration_date,
             today=today(),
-            destination_problem=why_not_eligible(destinations.get(request.to_org_id), request.from_org_id),
+            destination_problem=why_not_eligible(known.get(request.to_org_id), request.from_org_id),
+            sender_archived=(sender := known.get(request.from_org_id)) is not None and sender.status == "archived",
         )
         if isinstance(outcome, Refusal):
             outcomes.append(_rejected(request, outcome))

@@ -20,7 +20,10 @@ def decide_transfer(
     expiration_date: date | None,
     today: date,
     destination_problem: str | None,
+    sender_archived: bool = False,
 ) -> Move | Refusal:
+    if sender_archived:  # archived between the request and now: it gives nothing away any more
+        return Refusal("sender_archived", "Your organization is archived: it cannot transfer licenses.")
     if destination_problem is not None:
         return Refusal("destination_not_eligible", destination_problem)
     unusable = why_unusable(entitlement_status, expiration_date, today)
