@@ -2,9 +2,10 @@
 carry them: each type puts its rule in the OpenAPI document (a `pattern`) and checks the same rule
 with a message that names the value, so what the document allows is exactly what is accepted.
 
-Request bodies are taken as they were sent, not coerced: `Count` and `Flag` refuse `"2"` and
-`true` for a number and `1` for a boolean, and `StrictJsonRoute` refuses an object that names a key twice
-(JSON parsers keep the last one silently, so a checker and the service could read different values)."""
+Request bodies are taken as they were sent, not coerced: `whole_number` and `Flag` refuse `"2"` or
+`true` for a number and `1` or `"true"` for a boolean, and `StrictJsonRoute` refuses an object that
+names a key twice (parsers keep the last one silently, so a checker in front of the service and the
+service itself could read different values)."""
 
 import json
 import re
@@ -13,7 +14,7 @@ from typing import Annotated, Any
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import AfterValidator, Field, Strict
+from pydantic import AfterValidator, BeforeValidator, Field, Strict
 from pydantic.fields import FieldInfo
 
 # Deliberately strict: local part of common characters, a dotted domain with a 2+ letter TLD.
@@ -93,8 +94,23 @@ FilledLine = Annotated[str, documented(FILLED_LINE), AfterValidator(check_filled
 Email = Annotated[str, Field(max_length=254), documented(EMAIL), AfterValidator(check_email)]
 Phone = Annotated[str, Field(max_length=32), documented(PHONE), AfterValidator(check_phone)]
 
-# A number or a boolean in a request body, taken only as JSON writes one (no "2", no true for 1).
-Count = Annotated[int, Strict()]
+
+def check_json_number(value: Any) -> Any:
+    """Before int's own check: a string or a boolean is not taken for a number. (A JSON number with
+    a zero fraction, 2.0, is an integer to JSON Schema, and int takes it too.)"""
+    if isinstance(value, str | bool):
+        raise ValueError(f"must be a JSON number, not {type(value).__name__} {value!r}")
+    return value
+
+
+def whole_number(*, ge: int | None = None, le: int | None = None) -> Any:
+    """The type of a whole number in a request body, taken only as JSON writes one (no "2", no
+    true), between its bounds: `quantity: whole_number(ge=1, le=1000)`. The bounds come before the
+    check so that the document states them (`minimum`, `maximum`)."""
+    return Annotated[int, Field(ge=ge, le=le), BeforeValidator(check_json_number)]
+
+
+# A boolean in a request body, taken only as JSON writes one: no "true" or 1 for true.
 Flag = Annotated[bool, Strict()]
 
 
@@ -132,8 +148,8 @@ class StrictJsonRoute(APIRoute):
                         "type": "duplicate_key", "loc": ("body", str(duplicate)),
                         "msg": "this key appears more than once in the object", "input": None,
                     }]) from None
-                except ValueError:
-                    pass  # not JSON at all: FastAPI answers that itself
+                except (ValueError, RecursionError):
+                    pass  # not JSON, or nested too deep to read: FastAPI answers that itself (400)
             return await handle(request)
 
         return refuse_duplicate_keys

@@ -26,7 +26,7 @@ async def issued_with(cast: Cast, sales_order: str) -> list[dict]:
     return listed.json()["items"]
 
 
-@pytest.mark.parametrize("quantity", ["2", True, 2.0, "1e3"])
+@pytest.mark.parametrize("quantity", ["2", True, False, "1e3"])
 async def test_a_quantity_that_is_not_a_json_integer_is_refused(cast: Cast, quantity):
     sales_order = f"SO-strict-{abs(hash(repr(quantity)))}"
     body = order(cast, sales_order)

@@ -16,7 +16,8 @@ from entitlements.db import (
 from entitlements.domain.commands import ActivateLicenses, CreateProduct, DeactivateActivation, IssueEntitlement
 from entitlements.domain.entitlements import Refusal, entitlement_id_for, is_expired
 from entitlements.domain.expiry import NOTICE_DAYS, days_left, notices_due
-from entitlements.ledger import ActivationRequest, activate, apply_transfers, change_holding, deactivate, find_line, today
+from entitlements.ledger import (
+    ActivationRequest, activate, apply_transfers, change_holding, deactivate, find_line, today)
 from shared.auth.permissions import Tier
 from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork

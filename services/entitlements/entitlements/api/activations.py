@@ -25,7 +25,7 @@ from shared.keyset import Window
 from shared.pagination import Cursor, Limit, Page
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import Count, FilledLine, StrictJsonRoute
+from shared.validation import FilledLine, StrictJsonRoute, whole_number
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"], route_class=StrictJsonRoute)
 
@@ -37,7 +37,7 @@ class ActivationIn(BaseModel):
 
     entitlement_id: Annotated[FilledLine, Field(max_length=40)]
     product_id: uuid.UUID
-    quantity: Annotated[Count, Field(ge=1, le=1_000_000_000)]
+    quantity: whole_number(ge=1, le=1_000_000_000)
     project_name: Text
     project_manager: Text | None = None
     serial_number: Annotated[FilledLine, Field(max_length=100)] | None = None
@@ -95,8 +95,8 @@ async def deactivate(
         async def deactivated() -> ActivationOut:
             return ActivationOut.model_validate(await handlers.deactivate_activation(uow, command))
 
-        answer = await idempotent(uow.session, idempotency_key,
-                                  scope=idempotency_scope(caller, f"POST /api/v1/activations/{activation_id}/deactivate"),
+        scope = idempotency_scope(caller, f"POST /api/v1/activations/{activation_id}/deactivate")
+        answer = await idempotent(uow.session, idempotency_key, scope=scope,
                                   request_body={"activation_id": activation_id}, status=200, work=deactivated)
         await uow.commit()
     return answer

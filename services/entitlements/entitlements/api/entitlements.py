@@ -27,7 +27,7 @@ from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import Count, FilledLine, StrictJsonRoute, Text
+from shared.validation import FilledLine, StrictJsonRoute, Text, whole_number
 
 router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"], route_class=StrictJsonRoute)
 
@@ -44,7 +44,7 @@ class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
-    quantity: Annotated[Count, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: whole_number(ge=1, le=MAX_QUANTITY)
 
 
 class EntitlementIn(BaseModel):

@@ -60,7 +60,8 @@ async def create_product(
         async def create() -> ProductOut:
             return ProductOut.model_validate(await handlers.create_product(uow, command))
 
-        answer = await idempotent(uow.session, idempotency_key, scope=idempotency_scope(caller, "POST /api/v1/products"),
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/products"),
                                   request_body=body.model_dump(), status=201, work=create)
         await uow.commit()
     return answer

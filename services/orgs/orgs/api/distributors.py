@@ -41,7 +41,8 @@ async def create(
         async def created() -> PartnerOut:
             return PartnerOut.model_validate(await handlers.create_distributor(uow, command))
 
-        answer = await idempotent(uow.session, idempotency_key, scope=idempotency_scope(caller, "POST /api/v1/distributors"),
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/distributors"),
                                   request_body=body, status=201, work=created)
         await uow.commit()
     return answer

@@ -38,7 +38,9 @@ from shared.problems import Problem
 from shared.validation import Email, Flag, Phone, StrictJsonRoute
 
 
-class RepresentativeIn(BaseModel):
+class RepresentativeAddIn(BaseModel):
+    """A representative added to an existing partner: the default stays where it is."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: Email
@@ -46,6 +48,11 @@ class RepresentativeIn(BaseModel):
     last_name: Name | None = None
     phone: Phone | None = None
     note: Note | None = None
+
+
+class RepresentativeIn(RepresentativeAddIn):
+    """A representative of a new partner, one of them marked default (else the first one is)."""
+
     is_default: Flag = False
 
 
@@ -69,24 +76,8 @@ class PartnerIn(CompanyIn):
         return self
 
 
-class RepresentativeAddIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    email: Email
-    first_name: Name | None = None
-    last_name: Name | None = None
-    phone: Phone | None = None
-    note: Note | None = None
-
-
-class RepresentativePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class RepresentativePatch(RepresentativeAddIn):
     email: Email = None  # may be left out, not emptied: null is refused
-    first_name: Name | None = None
-    last_name: Name | None = None
-    phone: Phone | None = None
-    note: Note | None = None
 
 
 class RepresentativeOut(BaseModel):
@@ -162,7 +153,8 @@ async def list_partners(kind: PartnerKind, request: Request, params: ListParamet
     return await list_children(request, caller.org_id, kind.noun, params)
 
 
-async def detail(kind: PartnerKind, request: Request, org_id: uuid.UUID, caller: Caller = require(Action.VIEW_PARTNERS)):
+async def detail(kind: PartnerKind, request: Request, org_id: uuid.UUID,
+                 caller: Caller = require(Action.VIEW_PARTNERS)):
     async with request.app.state.session_factory() as session:
         org = (await session.execute(handlers.partner_query(caller.org_id, kind.noun, org_id))).mappings().one_or_none()
         if org is None:
@@ -186,14 +178,16 @@ async def update(kind: PartnerKind, request: Request, org_id: uuid.UUID, body: C
     return PartnerOut.model_validate(org)
 
 
-async def _set_status(kind: PartnerKind, request: Request, caller: Caller, org_id: uuid.UUID, status: str) -> PartnerOut:
+async def _set_status(kind: PartnerKind, request: Request, caller: Caller, org_id: uuid.UUID,
+                      status: str) -> PartnerOut:
     async with _unit_of_work(request) as uow:
         org = await handlers.change_partner_status(uow, ChangePartnerStatus(**_of(kind, caller, org_id), status=status))
         await uow.commit()
     return PartnerOut.model_validate(org)
 
 
-async def archive(kind: PartnerKind, request: Request, org_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)):
+async def archive(kind: PartnerKind, request: Request, org_id: uuid.UUID,
+                  caller: Caller = require(Action.MANAGE_PARTNERS)):
     """Ends the relationship until unarchived: the partner receives and sends no transfers,
     creates no customers and invites no members; it keeps reading its data and using the licenses
     it holds."""
@@ -258,7 +252,8 @@ _ROUTES: tuple[tuple[str, str, Callable, dict], ...] = (
     ("GET", "", list_partners, {"response_model": Page[PartnerOut]}),
     ("GET", "/{org_id}", detail, {"response_model": PartnerDetail}),
     ("PATCH", "/{org_id}", update, {"response_model": PartnerOut}),
-    ("POST", "/{org_id}/representatives", add_representative, {"status_code": 201, "response_model": RepresentativeOut}),
+    ("POST", "/{org_id}/representatives", add_representative,
+     {"status_code": 201, "response_model": RepresentativeOut}),
     ("PATCH", "/{org_id}/representatives/{rep_id}", update_representative, {"response_model": RepresentativeOut}),
     ("DELETE", "/{org_id}/representatives/{rep_id}", remove_representative, {"status_code": 204}),
     ("POST", "/{org_id}/representatives/{rep_id}/make-default", make_default, {"response_model": RepresentativeOut}),
