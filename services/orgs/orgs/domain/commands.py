@@ -27,6 +27,8 @@ class CreatePartner:
 
 @dataclass(frozen=True, kw_only=True)
 class PartnerCommand:
+    """A change to one of the acting org's integrators or customers."""
+
     parent_id: uuid.UUID
     actor_id: uuid.UUID | None
     tier: str
@@ -35,34 +37,44 @@ class PartnerCommand:
 
 @dataclass(frozen=True, kw_only=True)
 class UpdatePartner(PartnerCommand):
+    """Change the company fields given (name, country, ...): `changes`."""
+
     changes: dict
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangePartnerStatus(PartnerCommand):
+    """Archive or unarchive the partner."""
+
     status: str  # "archived" or "active"
 
 
 @dataclass(frozen=True, kw_only=True)
 class AddRepresentative(PartnerCommand):
+    """Add a representative (`fields`: email, names, phone, note)."""
+
     fields: dict
 
 
 @dataclass(frozen=True, kw_only=True)
 class RepresentativeCommand(PartnerCommand):
+    """A change to one representative of such a partner."""
+
     representative_id: uuid.UUID
 
 
 @dataclass(frozen=True, kw_only=True)
 class UpdateRepresentative(RepresentativeCommand):
+    """Change the representative's fields given: `changes`."""
+
     changes: dict
 
 
 @dataclass(frozen=True, kw_only=True)
 class RemoveRepresentative(RepresentativeCommand):
-    pass
+    """Remove a representative; never the last one."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class MakeRepresentativeDefault(RepresentativeCommand):
-    pass
+    """Make this representative the partner's default one."""
