@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
-from entitlements.domain.transfers import Refusal, decide_transfer, is_expired
+from entitlements.domain.entitlements import Refusal, why_unusable
+from entitlements.domain.transfers import decide_transfer
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
@@ -145,7 +146,7 @@ async def apply_transfers(
     driver (shared.db.DriverStatement): the consumer's busiest path."""
     lines = await _find_lines(uow, {(r.entitlement_id, r.product_id) for r in requests})
     await _lock_lines(uow, {line.id for line in lines.values()})
-    destinations = await find_orgs(uow, {r.to_org_id for r in requests})
+    known = await find_orgs(uow, {org_id for r in requests for org_id in (r.from_org_id, r.to_org_id)})
     sides = {(line.id, org_id) for r in requests if (line := lines.get((r.entitlement_id, r.product_id)))
              for org_id in (r.from_org_id, r.to_org_id)}
     available = await _lock_holdings(uow, sides)
@@ -164,7 +165,8 @@ async def apply_transfers(
             entitlement_status=line.entitlement_status,
             expiration_date=line.expiration_date,
             today=today(),
-            destination_problem=why_not_eligible(destinations.get(request.to_org_id), request.from_org_id),
+            destination_problem=why_not_eligible(known.get(request.to_org_id), request.from_org_id),
+            sender_archived=(sender := known.get(request.from_org_id)) is not None and sender.status == "archived",
         )
         if isinstance(outcome, Refusal):
             outcomes.append(_rejected(request, outcome))
@@ -324,10 +326,9 @@ async def activate(session: AsyncSession, line: Line, request: ActivationRequest
     available = await locked_available(session, line.id, request.org_id)
     if available is None:
         return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {line.entitlement_id}.")
-    if is_expired(line.expiration_date, today()) or line.entitlement_status == "expired":
-        return Refusal("entitlement_expired", f"The entitlement expired on {line.expiration_date}.")
-    if line.entitlement_status != "active":
-        return Refusal("entitlement_not_active", f"The entitlement is {line.entitlement_status}.")
+    unusable = why_unusable(line.entitlement_status, line.expiration_date, today())
+    if unusable is not None:
+        return unusable
     if request.quantity > available:
         return Refusal("insufficient_quantity", f"Only {available} unactivated; {request.quantity} requested.")
     activation_id = uuid.uuid4()
