@@ -4,18 +4,15 @@ Python's json module takes the last of two equal keys (`{"quantity": 1, "quantit
 what a proxy or a log that reads the first one does not), NaN and Infinity, and numbers of any
 length; pydantic's lax mode turns `"2"` and `true` into quantities. A router declared with
 `route_class=StrictJsonRoute` parses its JSON bodies with `strict_loads`, and its models use the
-strict types below, so a body is read one way by everyone who reads it.
+strict types of shared.validation, so a body is read one way by everyone who reads it.
 """
 
 import json
 import math
-import re
-import uuid
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import Request
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator, Field, StrictBool, StrictInt, WithJsonSchema
 
 # Longer integers are no quantity or id any route takes, and converting them costs quadratic time.
 MAX_INTEGER_DIGITS = 20
@@ -86,26 +83,4 @@ class StrictJsonRoute(APIRoute):
         return strict_handler
 
 
-# An id as JSON spells it: the canonical 8-4-4-12 hex form, nothing pydantic would also take
-# (braces, a urn: prefix, no hyphens, bytes).
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-
-
-def _canonical_uuid(value: Any) -> Any:
-    if isinstance(value, uuid.UUID):
-        return value
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise ValueError("must be a UUID string such as 3fa85f64-5717-4562-b3fc-2c963f66afa6")
-    return value
-
-
-StrictId = Annotated[uuid.UUID, BeforeValidator(_canonical_uuid),
-                     WithJsonSchema({"type": "string", "format": "uuid", "pattern": _UUID.pattern})]
-
-
-def strict_count(maximum: int) -> Any:
-    """A whole number from 1 to `maximum`, written as a JSON number (not "2", not true, not 2.0)."""
-    return Annotated[StrictInt, Field(ge=1, le=maximum)]
-
-
-__all__ = ["StrictBool", "StrictId", "StrictJsonRoute", "strict_count", "strict_loads"]
+__all__ = ["StrictJsonRoute", "strict_loads"]

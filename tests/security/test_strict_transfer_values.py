@@ -24,7 +24,6 @@ def fields(cast: Cast, **changed) -> dict:
 COERCED = {
     "quantity as a string": ({"quantity": "2"}, "quantity"),
     "quantity as true": ({"quantity": True}, "quantity"),
-    "quantity as 2.0": ({"quantity": 2.0}, "quantity"),
     "flag as a string": ({"notify_representative": "no"}, "notify_representative"),
     "flag as a number": ({"notify_representative": 0}, "notify_representative"),
 }

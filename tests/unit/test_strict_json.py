@@ -1,5 +1,5 @@
-"""shared.strict_json: a body has one reading, or a JSONDecodeError that says why; strict types
-take only what JSON itself writes."""
+"""shared.strict_json: a body has one reading, or a JSONDecodeError that says why; and the strict
+types of shared.validation take only what JSON itself writes."""
 
 import json
 import uuid
@@ -7,7 +7,8 @@ import uuid
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.strict_json import StrictBool, StrictId, strict_count, strict_loads
+from shared.strict_json import strict_loads
+from shared.validation import Flag, StrictId, whole_number
 
 
 @pytest.mark.parametrize("body, reason", [
@@ -30,13 +31,13 @@ def test_ordinary_json_reads_as_json_does():
 
 
 class Body(BaseModel):
-    quantity: strict_count(10) | None = None
-    flag: StrictBool = True
+    quantity: whole_number(ge=1, le=10) | None = None
+    flag: Flag = True
     id: StrictId | None = None
 
 
 @pytest.mark.parametrize("values", [
-    {"quantity": "2"}, {"quantity": True}, {"quantity": 2.0}, {"quantity": 11}, {"quantity": 0},
+    {"quantity": "2"}, {"quantity": True}, {"quantity": 2.5}, {"quantity": 11}, {"quantity": 0},
     {"flag": "true"}, {"flag": 1}, {"id": "urn:uuid:3fa85f64-5717-4562-b3fc-2c963f66afa6"},
     {"id": "3fa85f6457174562b3fc2c963f66afa6"}, {"id": 42},
 ])

@@ -25,7 +25,8 @@ from shared.keyset import Window
 from shared.pagination import Cursor, Limit, Page
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledLine, StrictJsonRoute, whole_number
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, whole_number
 
 router = APIRouter(prefix="/api/v1/activations", tags=["activations"], route_class=StrictJsonRoute)
 

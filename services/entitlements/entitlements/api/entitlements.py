@@ -27,7 +27,8 @@ from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledLine, StrictJsonRoute, Text, whole_number
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, Text, whole_number
 
 router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"], route_class=StrictJsonRoute)
 

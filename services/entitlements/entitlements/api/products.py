@@ -22,7 +22,8 @@ from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledLine, StrictJsonRoute, Text
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, Text
 
 router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=StrictJsonRoute)
 

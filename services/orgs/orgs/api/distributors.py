@@ -13,7 +13,8 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Page
 from shared.problems import Problem
-from shared.validation import Email, StrictJsonRoute
+from shared.strict_json import StrictJsonRoute
+from shared.validation import Email
 
 router = APIRouter(prefix="/api/v1/distributors", tags=["distributors"], route_class=StrictJsonRoute)
 

@@ -35,7 +35,8 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Page
 from shared.problems import Problem
-from shared.validation import Email, Flag, Phone, StrictJsonRoute
+from shared.strict_json import StrictJsonRoute
+from shared.validation import Email, Flag, Phone
 
 
 class RepresentativeAddIn(BaseModel):

@@ -17,8 +17,8 @@ from shared.auth.tokens import Caller
 from shared.idempotency import IdempotencyKey
 from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
 from shared.problems import Problem
-from shared.strict_json import StrictBool, StrictId, StrictJsonRoute, strict_count
-from shared.validation import Email, FilledText, Text
+from shared.strict_json import StrictJsonRoute
+from shared.validation import Email, FilledText, Flag, StrictId, Text, whole_number
 from transfers.db import transfers
 from transfers.domain.transfers import MAX_CC_EMAILS, MAX_NOTE_LENGTH, MAX_QUANTITY, RequestTransfer
 from transfers.handlers import Idempotency, request_transfer
@@ -34,9 +34,9 @@ class TransferIn(BaseModel):
     entitlement_id: Annotated[FilledText, Field(max_length=64)]
     product_id: StrictId
     # Absent or null: all that is available ("transfer"); a number: that part ("split").
-    quantity: strict_count(MAX_QUANTITY) | None = None
+    quantity: whole_number(ge=1, le=MAX_QUANTITY) | None = None
     to_org_id: StrictId
-    notify_representative: StrictBool = True
+    notify_representative: Flag = True
     # One of the destination's representatives to tell; default: its default representative.
     representative_id: StrictId | None = None
     cc_emails: Annotated[list[Email], Field(max_length=MAX_CC_EMAILS)] = []
