@@ -1,6 +1,7 @@
 """The entitlements service's reactions to bus events."""
 
 from entitlements.ledger import apply_transfers
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferRejected
@@ -25,4 +26,4 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
 
 
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
-    return {**ORG_DIRECTORY_HANDLERS, TransferRequested.routing_key: BatchHandler(transfers_requested)}
+    return {**ORG_DIRECTORY_HANDLERS, **MEMBER_TOKEN_HANDLERS, TransferRequested.routing_key: BatchHandler(transfers_requested)}

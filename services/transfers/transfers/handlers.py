@@ -6,6 +6,7 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID
 
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import BatchHandler, EventHandler
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
@@ -158,5 +159,6 @@ async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | Transfe
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
         "entitlements.transfer.*": BatchHandler(outcomes_reported),
     }

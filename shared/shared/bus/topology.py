@@ -39,8 +39,9 @@ CONSUMERS: dict[str, ConsumerQueue] = {
         ConsumerQueue("audit", ("#",)),
         ConsumerQueue("notify", ("#",)),
         ConsumerQueue("identity", ("orgs.#",)),
-        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#")),
-        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
+        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#", "identity.member.*")),
+        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#", "identity.member.*")),
+        ConsumerQueue("orgs", ("identity.member.*",)),
     )
 }
 

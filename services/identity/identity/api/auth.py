@@ -16,7 +16,7 @@ from identity.domain.passwords import dummy_hash, verify_password
 from identity.domain.tokens import access_claims, new_refresh_token, normalize_email, token_hash
 from identity.keys import KeyRing
 from identity.settings import IdentitySettings
-from identity.sign_in_limits import clear_after_success, reserve_attempt
+from identity.sign_in_limits import clear_after_success, reserve_attempt, sign_in_counters
 from shared.auth.dependencies import CurrentCaller
 from shared.db import UnitOfWork
 from shared.events.identity import SignedIn
@@ -70,17 +70,19 @@ async def login(body: LoginRequest, request: Request) -> TokenPair:
     email = normalize_email(body.email)
     address = client_address(request.client.host if request.client else None,
                              request.headers.get("x-forwarded-for"), parse_trusted_proxies(settings.trusted_proxies))
+    counters = sign_in_counters(settings, email, address)
     async with request.app.state.session_factory() as session:
-        # Past the limit this answers 429 before any password is checked.
-        attempt_ids = await reserve_attempt(session, settings, email, address)
-        member = (await session.execute(sa.select(members).where(members.c.email == email))).one_or_none()
+        # Past a limit this answers 429 before any password is checked.
+        attempt_ids = await reserve_attempt(session, settings, counters)
+        member = (await session.execute(
+            sa.select(members).where(members.c.email == email, members.c.status == "active"))).one_or_none()
     # Verified outside any transaction (it takes a while); an unknown email costs the same time.
     stored_hash = member.password_hash if member is not None else dummy_hash()
     password_ok = await asyncio.to_thread(verify_password, body.password, stored_hash)
-    if member is None or not password_ok or member.status != "active":
+    if member is None or not password_ok:
         raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        await clear_after_success(uow.session, email, attempt_ids)
+        await clear_after_success(uow.session, counters, attempt_ids)
         refresh = await _store_refresh_token(uow, request, member.id, family_id=uuid.uuid4())
         uow.record(SignedIn(member_id=member.id, org_id=member.org_id, email=member.email),
                    visible_to=[member.org_id], actor_org_id=member.org_id, actor_user_id=member.id)
@@ -123,7 +125,9 @@ async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
 @router.post("/api/v1/auth/logout", status_code=204)
 async def logout(body: RefreshRequest, request: Request) -> Response:
     """Ends the session of this refresh token: its whole family (every rotation of it) is revoked.
-    An unknown or already revoked token also answers 204 (as RFC 7009 does): nothing to end."""
+    The refresh token alone is enough (no access token: it may have expired, and the refresh token
+    proves the session). An unknown or already revoked token also answers 204 (as RFC 7009 does):
+    nothing to end."""
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
         family = sa.select(refresh_tokens.c.family_id).where(
             refresh_tokens.c.token_hash == token_hash(body.refresh_token)).scalar_subquery()
@@ -180,7 +184,7 @@ def _token_pair(request: Request, member, refresh: str) -> TokenPair:
     settings: IdentitySettings = request.app.state.settings
     claims = access_claims(
         member_id=member.id, org_id=member.org_id, tier=member.tier, role=member.role, email=member.email,
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience, now=int(time.time()),
+        token_version=member.token_version, issuer=settings.jwt_issuer, audience=settings.jwt_audience, now=int(time.time()),
         lifetime=settings.access_token_ttl_seconds,
     )
     access = _ring(request).active.sign(claims)
