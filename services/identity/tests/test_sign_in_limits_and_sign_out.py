@@ -121,7 +121,8 @@ async def test_the_block_ends_when_the_failures_leave_the_window(start_identity,
 async def test_concurrent_guesses_get_no_more_password_checks_than_the_limit(start_identity, new_member):
     async with start_identity(sign_in_failures_per_account=3, sign_in_failures_per_address=100) as identity:
         _, email = await new_member(identity, uuid.uuid4())
-        answers = await asyncio.gather(*(login(identity, email, f"guess {i}", an_address()) for i in range(10)))
+        address = an_address()
+        answers = await asyncio.gather(*(login(identity, email, f"guess {i}", address) for i in range(10)))
         statuses = sorted(answer.status_code for answer in answers)
         assert statuses == [401] * 3 + [429] * 7
 
@@ -186,7 +187,8 @@ async def test_a_removed_members_refresh_fails_at_once_and_access_ends_with_its_
         assert (await identity.get("/api/v1/me", headers=bearer(tokens["access_token"]))).status_code == 401
         assert (await login(identity, email, address=an_address())).status_code == 401
 
-        # Other services check only the signature and expiry: the token ends with its lifetime.
+        # The verifier alone checks the signature and expiry; the services' token dependency also
+        # refuses it at once from the removal event on (tests/security/test_revoked_roles.py).
         async with serving(identity.app) as url:
             verifier = JwksVerifier(f"{url}/.well-known/jwks.json", audience="licensing", issuer="licensing-identity")
             assert (await verifier.verify(tokens["access_token"])).user_id == member_id
