@@ -39,6 +39,16 @@ async def invite_token(identity_app, invite_id: str) -> str:
     return EventSecrets.from_settings(state.settings).open(await eventually(token))
 
 
+def an_address() -> str:
+    """A client address of the test's own (documentation range): counters are never shared."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}"
+
+
+async def answers(call, status: int) -> bool:
+    """Whether a request answers `status` now (for `eventually`, while an event travels)."""
+    return (await call()).status_code == status
+
+
 def accept_body(token: str, password: str = PASSWORD) -> dict:
     return {"token": token, "first_name": "Mallory", "last_name": "Tester", "password": password}
 

@@ -7,13 +7,9 @@ import pytest
 from shared.auth.permissions import Tier
 from shared.testing import eventually
 from tests.security.cast import Cast
-from tests.security.members import join
+from tests.security.members import answers, join
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
-
-
-async def refused(call, status: int = 401) -> bool:
-    return (await call()).status_code == status
 
 
 async def test_a_demoted_admin_cannot_promote_itself_back(cast: Cast):
@@ -29,7 +25,7 @@ async def test_a_demoted_admin_cannot_promote_itself_back(cast: Cast):
     assert back.status_code == 403, back.text
     assert (await admin.http.get(f"/api/v1/members/{demoted.id}")).json()["role"] == "viewer"
     # Everywhere else the old token is void as soon as the role change arrives.
-    await eventually(lambda: refused(lambda: demoted.http.get("/api/v1/audit-events")), timeout=15)
+    await eventually(lambda: answers(lambda: demoted.http.get("/api/v1/audit-events"), 401), timeout=15)
 
     # The legitimate use: signed in again, it works as a Viewer; the Admin still manages members.
     as_viewer = await cast.platform.sign_in(demoted.email)
@@ -49,7 +45,7 @@ async def test_a_removed_admin_cannot_invite_a_new_admin(cast: Cast):
     invited = (await admin.http.get("/api/v1/invites", params={"q": "accomplice"})).json()["items"]
     assert invited == []
     # Nor can it create an integrator (orgs) once the removal has arrived there.
-    await eventually(lambda: refused(lambda: removed.http.get("/api/v1/integrators")), timeout=15)
+    await eventually(lambda: answers(lambda: removed.http.get("/api/v1/integrators"), 401), timeout=15)
 
     # The legitimate Admin still invites.
     assert (await admin.http.post("/api/v1/invites", json={
@@ -65,7 +61,7 @@ async def test_a_removed_project_manager_cannot_complete_a_transfer(cast: Cast):
     assert (await manager.http.post("/api/v1/transfers", json=transfer)).status_code == 202  # before: allowed
 
     assert (await admin.http.delete(f"/api/v1/members/{manager.id}")).status_code == 204
-    await eventually(lambda: refused(lambda: manager.http.post("/api/v1/transfers", json=transfer)), timeout=15)
+    await eventually(lambda: answers(lambda: manager.http.post("/api/v1/transfers", json=transfer), 401), timeout=15)
     # Refused for good, not once.
     for _ in range(3):
         assert (await manager.http.post("/api/v1/transfers", json=transfer)).status_code == 401
