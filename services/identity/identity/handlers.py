@@ -7,7 +7,7 @@ owns its rules, its state change and the events it records.
 import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from identity.db import invites, members, org_directory, refresh_tokens
 from identity.domain.invites import expiry, is_expired, new_invite_token, role_allowed
 from identity.domain.passwords import hash_password
-from identity.domain.tokens import normalize_email, token_hash
+from identity.domain.tokens import new_refresh_token, normalize_email, token_hash
 from identity.settings import IdentitySettings
 from shared.auth.permissions import Role, Tier
 from shared.auth.tokens import Caller
@@ -33,6 +33,7 @@ from shared.events.identity import (
     MemberCreated,
     MemberRemoved,
     MemberRoleChanged,
+    SignedIn,
 )
 from shared.events.orgs import OrganizationCreated
 from shared.org_directory import ORG_DIRECTORY_HANDLERS
@@ -259,6 +260,63 @@ async def accept_invite(uow: UnitOfWork, command: AcceptInvite) -> Row:
     return member
 
 
+# Sessions: refresh tokens (opaque, stored as a sha256) that rotate and can be revoked.
+
+async def active_member_by_email(session: AsyncSession, email: str) -> Row | None:
+    return (await session.execute(sa.select(members).where(members.c.email == email, ACTIVE))).one_or_none()
+
+
+async def start_session(uow: UnitOfWork, member: Row, ttl_seconds: int) -> str:
+    """After a correct password: a new session (refresh-token family); returns its refresh token."""
+    refresh = await _store_refresh_token(uow, member.id, uuid.uuid4(), ttl_seconds)
+    uow.record(SignedIn(member_id=member.id, org_id=member.org_id, email=member.email),
+               visible_to=[member.org_id], actor_org_id=member.org_id, actor_user_id=member.id)
+    return refresh
+
+
+async def rotate_refresh_token(uow: UnitOfWork, presented_token: str, ttl_seconds: int) -> tuple[Row | None, str]:
+    """The member and the next refresh token of the session; (None, "") when the token may not be
+    used. Reuse of a rotated (or revoked) token means someone else may hold the family: it all ends."""
+    now = datetime.now(UTC)
+    presented = (await uow.session.execute(
+        sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash(presented_token)).with_for_update()
+    )).one_or_none()
+    if presented is None:
+        return None, ""
+    if presented.used_at is not None or presented.revoked_at is not None:
+        await _revoke(uow, refresh_tokens.c.family_id == presented.family_id)
+        return None, ""
+    member = (await uow.session.execute(sa.select(members).where(members.c.id == presented.member_id))).one()
+    if presented.expires_at <= now or member.status != "active":
+        return None, ""
+    await uow.session.execute(sa.update(refresh_tokens).where(refresh_tokens.c.id == presented.id).values(used_at=now))
+    return member, await _store_refresh_token(uow, member.id, presented.family_id, ttl_seconds)
+
+
+async def end_session(uow: UnitOfWork, refresh_token: str) -> None:
+    """Revokes the whole family of the refresh token; nothing when it is unknown."""
+    family = sa.select(refresh_tokens.c.family_id).where(
+        refresh_tokens.c.token_hash == token_hash(refresh_token)).scalar_subquery()
+    await _revoke(uow, refresh_tokens.c.family_id == family)
+
+
+async def end_every_session(uow: UnitOfWork, member_id: uuid.UUID) -> None:
+    await _revoke(uow, refresh_tokens.c.member_id == member_id)
+
+
+async def _revoke(uow: UnitOfWork, which: sa.ColumnElement[bool]) -> None:
+    await uow.session.execute(sa.update(refresh_tokens).where(which, refresh_tokens.c.revoked_at.is_(None))
+                              .values(revoked_at=datetime.now(UTC)))
+
+
+async def _store_refresh_token(uow: UnitOfWork, member_id: uuid.UUID, family_id: uuid.UUID, ttl_seconds: int) -> str:
+    token = new_refresh_token()
+    await uow.session.execute(sa.insert(refresh_tokens).values(
+        id=uuid.uuid4(), family_id=family_id, member_id=member_id, token_hash=token_hash(token),
+        expires_at=datetime.now(UTC) + timedelta(seconds=ttl_seconds)))
+    return token
+
+
 # Members.
 
 async def current_member(session: AsyncSession, caller: Caller) -> Caller:
@@ -321,11 +379,7 @@ async def remove_member(uow: UnitOfWork, caller: Caller, member_id: uuid.UUID) -
         .values(status="removed", token_version=members.c.token_version + 1)
         .returning(members.c.email, members.c.token_version)
     )).one()
-    await uow.session.execute(
-        sa.update(refresh_tokens)
-        .where(refresh_tokens.c.member_id == member_id, refresh_tokens.c.revoked_at.is_(None))
-        .values(revoked_at=datetime.now(UTC))
-    )
+    await end_every_session(uow, member_id)
     uow.record(MemberRemoved(member_id=member_id, org_id=caller.org_id, email=removed.email,
                              token_version=removed.token_version),
                visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)

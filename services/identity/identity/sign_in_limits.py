@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
+from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from identity.db import sign_in_attempts
+from identity.domain.client_address import client_address, parse_trusted_proxies
 from identity.settings import IdentitySettings
 from shared.problems import Problem
 
@@ -36,6 +38,13 @@ class Counter:
     kind: str
     subject: str
     limit: int
+
+
+def address_of(request: Request) -> str:
+    """The client's address, as counted: the gateway's word for it when the gateway forwarded it."""
+    settings: IdentitySettings = request.app.state.settings
+    return client_address(request.client.host if request.client else None,
+                          request.headers.get("x-forwarded-for"), parse_trusted_proxies(settings.trusted_proxies))
 
 
 def sign_in_counters(settings: IdentitySettings, email: str, address: str) -> list[Counter]:

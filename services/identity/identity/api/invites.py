@@ -12,11 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from identity import handlers
 from identity.api.members import RoleName
 from identity.db import invites
-from identity.domain.client_address import client_address, parse_trusted_proxies
 from identity.domain.invites import MIN_PASSWORD_LENGTH
 from identity.domain.passwords import hash_password
 from identity.handlers import INVITE_COLUMNS, PENDING, AcceptInvite, NewInvite
-from identity.sign_in_limits import clear_after_success, invite_counters, reserve_attempt
+from identity.sign_in_limits import address_of, clear_after_success, invite_counters, reserve_attempt
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Role
 from shared.db import UnitOfWork
@@ -133,10 +132,7 @@ async def delete_invite(invite_id: uuid.UUID, request: Request, caller=require(A
 def _invite_counters(request: Request):
     """An invalid link counts against the client's address, as a failed sign-in does: tokens
     cannot be guessed, and each guess costs a lookup."""
-    settings = request.app.state.settings
-    address = client_address(request.client.host if request.client else None,
-                             request.headers.get("x-forwarded-for"), parse_trusted_proxies(settings.trusted_proxies))
-    return invite_counters(settings, address)
+    return invite_counters(request.app.state.settings, address_of(request))
 
 
 @router.get("/api/v1/invites/accept")
