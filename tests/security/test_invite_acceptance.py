@@ -73,7 +73,8 @@ async def test_the_accept_page_learns_what_the_link_is_for_and_a_dead_link_says_
         "email": email, "role": "auditor", "tier": "distributor", "org_id": created.json()["org_id"]}
     assert "token" not in shown.json()
 
-    assert (await identity.post("/api/v1/invites/accept", json=accept_body(token))).status_code == 201
+    accepted = await identity.post("/api/v1/invites/accept", json=accept_body(token), headers=sent_from(invitee))
+    assert accepted.status_code == 201, accepted.text
     used = await identity.get("/api/v1/invites/accept", params={"token": token}, headers=sent_from(invitee))
     assert used.status_code == 410 and "already been used" in used.json()["detail"]
     assert used.headers["content-type"].startswith("application/problem+json")
