@@ -151,7 +151,7 @@ async def test_a_first_admin_invite_that_cannot_be_sent_is_reported_to_the_creat
     created = await organization_created(identity, parent_id=parent)  # no address to invite
     async with identity.app.state.session_factory() as session:
         reported = (await session.execute(sa.select(outbox.c.body).where(
-            outbox.c.routing_key == "identity.first_admin.not_invited"))).scalars().all()
+            outbox.c.routing_key == "identity.invite.failed"))).scalars().all()
     mine = [body for body in reported if body["payload"]["org_id"] == str(created.org_id)]
     assert len(mine) == 1
     # Visible to the org that created it (its audit log shows it), and to the new org.

@@ -25,7 +25,7 @@ from shared.bus.consumer import EventHandler
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.identity import (
-    FirstAdminNotInvited,
+    FirstAdminInviteFailed,
     InviteCreated,
     InviteDeleted,
     InviteResent,
@@ -100,8 +100,8 @@ async def invite_first_admin(uow: UnitOfWork, org_id: uuid.UUID, tier: str, emai
     email never stops it: the invited person is told at acceptance what stands in the way. An org
     with no address to invite is reported to the org that created it, and to itself."""
     if not email:
-        uow.record(FirstAdminNotInvited(org_id=org_id, parent_id=parent_id, email="",
-                                        reason="The organization has no admin email or default representative."),
+        uow.record(FirstAdminInviteFailed(org_id=org_id, parent_id=parent_id,
+                                          reason="The organization has no admin email or default representative."),
                    visible_to=[org for org in (parent_id, org_id) if org is not None], actor_org_id=parent_id)
         return None
     try:

@@ -6,10 +6,18 @@ when the role changes; a removal voids every token of the member. Each service t
 tokens keeps this small read model from identity's member events (`MEMBER_TOKEN_HANDLERS`, merged
 into its event handlers; the table created in a migration with `create_member_tokens_table`), and
 the token-verifying dependency (shared.auth.dependencies) refuses a token the model says is void.
-The table is in the service's database, so every replica sees the same answer.
+The table is in the service's database, so every replica sees the same answer. A replica reuses
+its answer for a member during `REUSE_SECONDS`: a busy member costs one lookup per that time, not
+one per request, and a change takes effect that soon after its event arrives.
+
+The gateway keeps no copy: it has no database, and everything it serves past the token check comes
+from a service that checks (the API it forwards, the portal pages and dashboards it builds from
+the services' answers), so a voided token gets nothing through it.
 """
 
+import time
 import uuid
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
@@ -71,8 +79,24 @@ _VOIDING = sa.select(member_tokens.c.valid_from_version, member_tokens.c.removed
     member_tokens.c.member_id == sa.bindparam("member_id"))
 
 
+REUSE_SECONDS = 0.5
+_REMEMBERED_MEMBERS = 10_000  # per database; past it the memory starts again
+
+# Per service database (its session factory): member id -> (valid from version, removed, when read).
+_answers: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 async def token_is_void(session_factory: async_sessionmaker[AsyncSession], member_id: uuid.UUID,
                         token_version: int) -> bool:
-    async with session_factory() as session:
-        row = (await session.execute(_VOIDING, {"member_id": member_id})).one_or_none()
-    return row is not None and (row.removed or token_version < row.valid_from_version)
+    answers = _answers.setdefault(session_factory, {})
+    now = time.monotonic()
+    known = answers.get(member_id)
+    if known is None or now - known[2] > REUSE_SECONDS:
+        async with session_factory() as session:
+            row = (await session.execute(_VOIDING, {"member_id": member_id})).one_or_none()
+        known = (row.valid_from_version, row.removed, now) if row is not None else (0, False, now)
+        if len(answers) >= _REMEMBERED_MEMBERS:
+            answers.clear()
+        answers[member_id] = known
+    valid_from_version, removed, _ = known
+    return removed or token_version < valid_from_version

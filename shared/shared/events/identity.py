@@ -95,13 +95,13 @@ class InviteWithdrawn(EventPayload):
     email: str
 
 
-class FirstAdminNotInvited(EventPayload):
-    """A new organization's first Admin could not be invited (the email already belongs to a
-    member): reported to the organization that created it, to choose another address."""
+class FirstAdminInviteFailed(EventPayload):
+    """A new organization's first Admin could not be invited: never skipped silently, but
+    reported to the organization that created it (and to the new one), whose audit logs show it."""
 
-    routing_key = "identity.first_admin.not_invited"
+    routing_key = "identity.invite.failed"
 
     org_id: uuid.UUID
     parent_id: uuid.UUID | None = None
-    email: str
+    email: str | None = None  # the address that could not be invited, when there was one
     reason: str
