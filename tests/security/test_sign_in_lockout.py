@@ -6,6 +6,8 @@ import uuid
 
 import pytest
 
+from shared.auth.permissions import Tier
+from tests.security.cast import Cast
 from tests.security.members import an_address, identity_alone, signed_in_member
 from tests.system.platform import PASSWORD
 
@@ -50,4 +52,14 @@ async def test_sign_out_with_the_refresh_token_alone(identity):
     out = await identity.post("/api/v1/auth/logout", json={"refresh_token": member["refresh_token"]})
     assert out.status_code == 204  # no access token sent
     refused = await identity.post("/api/v1/auth/refresh", json={"refresh_token": member["refresh_token"]})
+    assert refused.status_code == 401
+
+
+@pytest.mark.system
+async def test_sign_out_through_the_gateway_with_the_refresh_token_alone(cast: Cast):
+    email = cast.own.admins[Tier.INTEGRATOR].email
+    session = (await cast.platform.http.post("/api/v1/auth/login", json={"email": email, "password": PASSWORD})).json()
+    out = await cast.platform.http.post("/api/v1/auth/logout", json={"refresh_token": session["refresh_token"]})
+    assert out.status_code == 204, out.text  # the access token may have expired: it is not asked for
+    refused = await cast.platform.http.post("/api/v1/auth/refresh", json={"refresh_token": session["refresh_token"]})
     assert refused.status_code == 401

@@ -15,8 +15,8 @@ class IdentitySettings(ServiceSettings):
     admin_password: SecretStr = Field(default=SecretStr(DEVELOPMENT_ADMIN_PASSWORD), alias="LICENSING_ADMIN_PASSWORD")
 
     invite_ttl_days: int = Field(default=7, ge=1, le=90, alias="INVITE_TTL_DAYS")
-    # Short on purpose: a removed member's access token works at most this long in other services
-    # (identity refuses refresh at once).
+    # Short on purpose, though a role change or a removal voids the member's access tokens in every
+    # service as soon as the event arrives (shared.auth.member_tokens); sign-out ends refresh at once.
     access_token_ttl_seconds: int = Field(default=900, ge=1, le=3600, alias="ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60, alias="REFRESH_TOKEN_TTL_SECONDS")
 
