@@ -32,6 +32,8 @@ PUBLIC_ROUTES = frozenset({
     ("POST", f"{API_PREFIX}/auth/login"),
     ("POST", f"{API_PREFIX}/auth/refresh"),
     ("POST", f"{API_PREFIX}/invites/accept"),
+    ("GET", f"{API_PREFIX}/invites/accept"),
+    ("POST", f"{API_PREFIX}/auth/logout"),
     ("GET", "/.well-known/jwks.json"),
     ("GET", f"{API_PREFIX}/openapi.json"),
     ("GET", f"{API_PREFIX}/docs"),
@@ -41,13 +43,9 @@ PUBLIC_ROUTES = frozenset({
 # of the permission table, so a route that loses its `require(...)` fails the suite.
 SIGNED_IN_ROUTES = frozenset({
     ("GET", f"{API_PREFIX}/me"),
-    ("POST", f"{API_PREFIX}/auth/logout"),
     ("POST", f"{API_PREFIX}/auth/logout-all"),
     ("GET", f"{API_PREFIX}/dashboard"),
 })
-# Identity takes the session to end from the refresh token in the body; the gateway still asks for
-# a signed-in caller, as for every route not in PUBLIC_ROUTES.
-SIGNED_IN_AT_THE_GATEWAY = frozenset({("POST", f"{API_PREFIX}/auth/logout")})
 
 # A body that passes validation, for the routes with an id whose body has required fields (or
 # whose empty body is refused): without it a 422 would answer before the id is ever looked up.
@@ -126,7 +124,7 @@ def _guard(method: str, path: str, dependant) -> Action | str:
         return actions.pop()
     if actions:
         return UNGUARDED  # several actions: the table cannot say who may call it
-    if current_caller in dependency_calls(dependant) or (method, path) in SIGNED_IN_AT_THE_GATEWAY:
+    if current_caller in dependency_calls(dependant):
         return SIGNED_IN
     return PUBLIC if (method, path) in PUBLIC_ROUTES else UNGUARDED
 

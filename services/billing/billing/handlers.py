@@ -18,6 +18,7 @@ from billing.domain.invoices import billing_status, invoice_number, licence_line
 from billing.domain.periods import Pause, add_months, renewed_period
 from billing.pdf import render_invoice
 from billing.settings import BillingSettings
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import EventHandler
 from shared.db import UnitOfWork
 from shared.events.billing import (
@@ -470,6 +471,7 @@ async def _reservation_settled(uow: UnitOfWork, subscription_id: uuid.UUID, sell
 def event_handlers() -> dict[str, EventHandler]:
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
         ReservationMade.routing_key: reservation_made,
         ReservationRejected.routing_key: reservation_rejected,
         ReservationConverted.routing_key: reservation_converted,

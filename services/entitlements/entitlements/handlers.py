@@ -19,6 +19,7 @@ from entitlements.domain.expiry import NOTICE_DAYS, days_left, notices_due
 from entitlements.ledger import (
     ActivationRequest, activate, apply_transfers, change_holding, deactivate, find_line, today)
 from entitlements.reservations import RESERVATION_HANDLERS
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.auth.permissions import Tier
 from shared.bus.consumer import BatchHandler, EventHandler, handling
 from shared.db import UnitOfWork
@@ -253,5 +254,5 @@ async def transfers_requested(uow: UnitOfWork, envelopes: list[Envelope]) -> Non
 
 
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
-    return {**ORG_DIRECTORY_HANDLERS, TransferRequested.routing_key: BatchHandler(transfers_requested),
-            **RESERVATION_HANDLERS}
+    return {**ORG_DIRECTORY_HANDLERS, **MEMBER_TOKEN_HANDLERS,
+            TransferRequested.routing_key: BatchHandler(transfers_requested), **RESERVATION_HANDLERS}

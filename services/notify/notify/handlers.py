@@ -20,6 +20,7 @@ from notify.domain.mails import (
 )
 from notify.metrics import NOTIFICATIONS
 from notify.settings import NotifySettings
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.auth.permissions import Role
 from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler, EventHandler, handling
@@ -231,6 +232,7 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler 
 
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
         InviteCreated.routing_key: invited,
         InviteResent.routing_key: invited,
         MemberCreated.routing_key: member_created,

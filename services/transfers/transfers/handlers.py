@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import BatchHandler, EventHandler
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
@@ -234,5 +235,6 @@ async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | Transfe
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
         "entitlements.transfer.*": BatchHandler(outcomes_reported),
     }

@@ -39,10 +39,12 @@ CONSUMERS: dict[str, ConsumerQueue] = {
         ConsumerQueue("audit", ("#",)),
         ConsumerQueue("notify", ("#",)),
         ConsumerQueue("identity", ("orgs.#",)),
-        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#", "billing.subscription.reservation_requested",
-                                       "billing.subscription.assigned", "billing.subscription.deleted")),
-        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
-        ConsumerQueue("billing", ("entitlements.reservation.*", "orgs.#")),
+        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#", "identity.member.*",
+                                       "billing.subscription.reservation_requested", "billing.subscription.assigned",
+                                       "billing.subscription.deleted")),
+        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#", "identity.member.*")),
+        ConsumerQueue("orgs", ("identity.member.*",)),
+        ConsumerQueue("billing", ("entitlements.reservation.*", "orgs.#", "identity.member.*")),
     )
 }
 

@@ -33,6 +33,10 @@ PUBLIC_ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
         ("POST", f"{API_PREFIX}/auth/login"),
         ("POST", f"{API_PREFIX}/auth/refresh"),
         ("POST", f"{API_PREFIX}/invites/accept"),
+        # The accept page's look at a link before its form; the token is the credential.
+        ("GET", f"{API_PREFIX}/invites/accept"),
+        # Sign-out takes the refresh token alone: the access token may have expired meanwhile.
+        ("POST", f"{API_PREFIX}/auth/logout"),
         ("GET", JWKS_PATH),
         ("HEAD", JWKS_PATH),
     }
