@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 
 import aio_pika
-import aiormq
 import asyncpg
 import sqlalchemy as sa
 from opentelemetry.trace import SpanKind
@@ -25,6 +24,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
+from shared.bus.underlay import publish, underlay
 from shared.db import OUTBOX_CHANNEL, DriverStatement, driver_connection
 from shared.events.catalog import CONTRACTS
 from shared.logging import get_logger
@@ -120,7 +120,7 @@ class OutboxRelay:
             if not rows:
                 return 0
             self._linger.batch_taken(rows[0].age)  # rows come oldest first
-            channel = await self._exchange.channel.get_underlay_channel()  # the one after a reconnection, too
+            channel = await underlay(self._exchange.channel)  # the one after a reconnection, too
             outcomes = await asyncio.gather(*(self._publish(channel, row) for row in rows), return_exceptions=True)
             confirmed = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if confirmed:
@@ -132,30 +132,17 @@ class OutboxRelay:
             raise RuntimeError(f"{failed} of {len(rows)} events not confirmed by the broker: {first_error!r}")
         return len(confirmed)
 
-    async def _publish(self, channel: aiormq.abc.AbstractChannel, row) -> None:
+    async def _publish(self, channel, row) -> None:
         headers = {"traceparent": row.traceparent} if row.traceparent else {}
         with tracer().start_as_current_span(
             f"{row.routing_key} publish", context=extract_trace_context(headers), kind=SpanKind.PRODUCER
         ):
-            # On aiormq's channel under aio-pika's: aio-pika's Message and Exchange.publish cost
-            # more than the publish itself, and (its only way) wait for each frame to be written
-            # before the next is queued, so a batch went out a frame per turn of the event loop.
-            # Without that wait the batch's frames share sends (shared.bus.connection.TurnWriter);
-            # the channel's bounded frame queue still holds publishers back when the socket is slow.
-            await channel.basic_publish(
-                row.body.encode(),
-                exchange=self._exchange.name,
-                routing_key=row.routing_key,
-                properties=aiormq.spec.Basic.Properties(
-                    message_id=str(row.event_id), content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value, headers=headers),
-                mandatory=True,  # a returned (unroutable) event fails its publish: it stays unsent
-                # Generous: a confirm that comes late is still a confirm, while a timeout sends the
-                # event again to every consumer (inboxes drop the copy, after work). Seen: 182 of
-                # 500 confirms took over 10 s with every core busy.
-                timeout=_CONFIRM_TIMEOUT,
-                wait=False,
-            )
+            # Mandatory: a returned (unroutable) event fails its publish, and stays unsent. The
+            # timeout is generous: a confirm that comes late is still a confirm, while a timeout
+            # sends the event again to every consumer (inboxes drop the copy, after work); on a
+            # machine with every core busy, confirms have taken over ten seconds.
+            await publish(channel, row.body.encode(), exchange=self._exchange.name, routing_key=row.routing_key,
+                          message_id=str(row.event_id), headers=headers, timeout=_CONFIRM_TIMEOUT)
 
     @contextlib.asynccontextmanager
     async def _listening(self):
