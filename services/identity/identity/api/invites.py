@@ -105,7 +105,7 @@ async def create_invite(body: InviteRequest, request: Request, idempotency_key: 
         uow.record(InviteCreated(invite_id=invite_id, org_id=caller.org_id, email=email, role=body.role,
                                  token=token, expires_at=expires_at),
                    visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
-        answer = Invite.model_validate(dict(row._mapping))
+        answer = Invite.model_validate(row, from_attributes=True)
         await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
         await uow.commit()
     return answer
@@ -144,7 +144,7 @@ async def resend_invite(invite_id: uuid.UUID, request: Request, caller=require(A
                                 token=token, expires_at=expires_at),
                    visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
         await uow.commit()
-    return Invite.model_validate(dict(row._mapping))
+    return Invite.model_validate(row, from_attributes=True)
 
 
 @router.delete("/api/v1/invites/{invite_id}", status_code=204)
