@@ -41,7 +41,7 @@ _CLAIM = DriverStatement(sa.text(
 _MARK = DriverStatement(sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
-_FEWEST_IN_FLIGHT = 10
+FEWEST_IN_FLIGHT = 10
 _CONFIRM_TIMEOUT = 30.0  # seconds
 SECRETS_KEPT_SECONDS = 300  # long enough for anything reading a fresh event from the outbox
 _SCRUB = sa.text(
@@ -76,6 +76,11 @@ class OutboxRelay:
         self._exchange: aio_pika.abc.AbstractExchange | None = None
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
 
+    @property
+    def in_flight(self) -> int:
+        """How many events the next batch may take: halved after a failed batch, doubled after a good one."""
+        return self._in_flight
+
     async def run(self) -> None:
         """Publish until cancelled; broker and database outages are waited out, never fatal."""
         self._connection = await connect(self._amqp_url, f"{self.service}-relay")
@@ -101,7 +106,7 @@ class OutboxRelay:
                 failures += 1
                 # A broker too slow to confirm a whole batch in time (a loaded machine) is sent
                 # less at once: resending all of it would only add to what it must get through.
-                self._in_flight = max(_FEWEST_IN_FLIGHT, self._in_flight // 2)
+                self._in_flight = max(FEWEST_IN_FLIGHT, self._in_flight // 2)
                 log.warning("outbox relay batch failed", error=repr(error), attempt=failures,
                             next_batch_size=self._in_flight)
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))

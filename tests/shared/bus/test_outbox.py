@@ -119,12 +119,12 @@ async def test_a_broker_too_slow_to_confirm_gets_smaller_batches_and_every_event
     monkeypatch.setattr(relay_module, "_CONFIRM_TIMEOUT", 1e-6)  # no confirm can come in time
     async with relaying(relay):
         # Each failed batch halves the next, down to the floor, and nothing is marked sent.
-        await eventually(lambda: _async(relay._in_flight == relay_module._FEWEST_IN_FLIGHT), timeout=30)
+        await eventually(lambda: _async(relay.in_flight == relay_module.FEWEST_IN_FLIGHT), timeout=30)
         assert await producer.unpublished(event_ids) == len(event_ids)
 
         monkeypatch.setattr(relay_module, "_CONFIRM_TIMEOUT", 30.0)  # the broker keeps up again
         await eventually(lambda: _all_stored(audit_service, event_ids), timeout=30)
         # Good batches double it again, up to the configured size.
-        await eventually(lambda: _async(relay._in_flight == 100), timeout=10)
+        await eventually(lambda: _async(relay.in_flight == 100), timeout=10)
     assert await producer.unpublished(event_ids) == 0
     assert await audit_service.count(event_ids) == len(event_ids)  # copies sent meanwhile were dropped
