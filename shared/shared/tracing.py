@@ -20,7 +20,7 @@ from sqlalchemy import event as sa_event
 class _RecordWhileExported(Sampler):
     """Spans are recorded once something exports them. Until then a span is only its ids, which
     still carry the trace into the logs, the events and the calls between services; recording
-    spans that nobody reads cost up to a tenth of a service's CPU under load (py-spy)."""
+    spans that nobody reads costs a noticeable share of a service's CPU under load."""
 
     exporting = False
 
@@ -139,7 +139,7 @@ def instrument_app(app, engine, trace_sql: bool) -> None:
     app.add_middleware(ServerSpanMiddleware)
     if trace_sql:
         # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans cost a noticeable
-        # share of a service's CPU under load (py-spy), for nothing anyone could see.
+        # share of a service's CPU under load, for nothing anyone could see.
         trace_engine_sql(engine)
 
 

@@ -77,10 +77,8 @@ class DriverConnection:
         try:
             async with self._driver.transaction():
                 yield
-        except Exception as error:
-            if self._driver.is_closed():  # BEGIN, COMMIT or ROLLBACK met a lost connection
-                raise await self._translated(error, "COMMIT", ()) from error
-            raise
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:  # BEGIN, COMMIT or ROLLBACK's
+            raise await self._translated(error, "COMMIT", ()) from error
 
     async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
         return await self._run(functools.partial(self._driver.fetch, record_class=DriverRow), statement, params)
