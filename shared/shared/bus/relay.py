@@ -14,7 +14,6 @@ the removal is a second layer, so that not even ciphertext outlives its use.
 import asyncio
 import contextlib
 
-import aio_pika
 import asyncpg
 import sqlalchemy as sa
 from opentelemetry.trace import SpanKind
@@ -24,7 +23,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
-from shared.bus.underlay import publish, underlay
+from shared.bus.underlay import Publisher, publish
 from shared.db import OUTBOX_CHANNEL, DriverStatement, driver_connection
 from shared.events.catalog import CONTRACTS
 from shared.logging import get_logger
@@ -73,8 +72,7 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._linger = Linger(service, "relay", linger, behind_after)
-        self._exchange: aio_pika.abc.AbstractExchange | None = None
-        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._publisher = Publisher(amqp_url, f"{service}-relay")
 
     @property
     def in_flight(self) -> int:
@@ -83,15 +81,17 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until cancelled; broker and database outages are waited out, never fatal."""
-        self._connection = await connect(self._amqp_url, f"{self.service}-relay")
+        connection = await connect(self._amqp_url, f"{self.service}-relay topology")  # waits for the broker
         try:
-            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchange = await declare_topology(channel, self._exchange_name)
+            await declare_topology(await connection.channel(), self._exchange_name)
+        finally:
+            await connection.close()
+        try:
             async with self._listening(), asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_backlog())
                 await self._publish_forever()
         finally:
-            await self._connection.close()
+            await self._publisher.close()
 
     async def _publish_forever(self) -> None:
         failures = 0
@@ -119,13 +119,12 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
-        assert self._exchange is not None
         async with driver_connection(self._engine) as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, {"limit": self._in_flight})
             if not rows:
                 return 0
             self._linger.batch_taken(rows[0].age)  # rows come oldest first
-            channel = await underlay(self._exchange.channel)  # the one after a reconnection, too
+            channel = await self._publisher.channel()  # connected again if it was lost
             outcomes = await asyncio.gather(*(self._publish(channel, row) for row in rows), return_exceptions=True)
             confirmed = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if confirmed:
@@ -146,7 +145,7 @@ class OutboxRelay:
             # timeout is generous: a confirm that comes late is still a confirm, while a timeout
             # sends the event again to every consumer (inboxes drop the copy, after work); on a
             # machine with every core busy, confirms have taken over ten seconds.
-            await publish(channel, row.body.encode(), exchange=self._exchange.name, routing_key=row.routing_key,
+            await publish(channel, row.body.encode(), exchange=self._exchange_name, routing_key=row.routing_key,
                           message_id=str(row.event_id), headers=headers, timeout=_CONFIRM_TIMEOUT)
 
     @contextlib.asynccontextmanager

@@ -3,7 +3,9 @@ they rely on: an upgrade that changes it fails here.
 
 - aio-pika: a robust channel the broker closes is reopened, its `reopen_callbacks` are awaited
   once it is open again, and `get_underlay_channel()` then gives the new aiormq channel.
-- aiormq: `basic_consume` delivers `DeliveredMessage`s carrying their channel, delivery tag,
+- aiormq: a connection writes through the writer its `transport_factory` gives, and sizes its
+  frame queue by the class's `FRAME_BUFFER_SIZE`: a publisher's gathered batch leaves in a few
+  sends (TurnWriter), not one per frame. `basic_consume` delivers `DeliveredMessage`s carrying their channel, delivery tag,
   routing key, body and properties; `basic_publish(..., wait=False)` on a confirming channel
   returns once the broker confirms, and raises for a message the broker returns (mandatory, on a
   channel opened with `on_return_raises`); a gathered batch arrives whole and in order.
@@ -74,6 +76,39 @@ async def test_an_unroutable_publish_fails(infrastructure):
             await underlay.publish(await underlay.underlay(channel), b"{}", exchange="", routing_key="no such queue",
                                    message_id="1", headers={}, timeout=30)
     finally:
+        await connection.close()
+
+
+async def test_a_publishers_batch_leaves_in_a_few_sends_and_arrives_whole_and_in_order(infrastructure):
+    """As the outbox relay publishes a batch: gathered, each confirmed, not waiting for its frame
+    to be written before the next is queued."""
+    writers: list[underlay.TurnWriter] = []
+    publisher = underlay.Publisher(infrastructure.amqp_url, "publisher test", on_writer=writers.append)
+    connection = await connect(infrastructure.amqp_url, "publisher test queue")
+    try:
+        queue = await (await connection.channel()).declare_queue(exclusive=True)
+        channel = await publisher.channel()
+        [writer] = writers
+        sends, frames = writer.sends, writer.frames
+        bodies = [f"event {n}".encode() for n in range(300)]
+        await asyncio.gather(*(underlay.publish(channel, body, exchange="", routing_key=queue.name, message_id=str(n),
+                                                headers={}, timeout=30) for n, body in enumerate(bodies)))
+        assert writer.frames - frames >= len(bodies)  # a frame at least per publish,
+        assert writer.sends - sends <= len(bodies) / 30, writer.sends - sends  # many to a send
+
+        received = []
+        async with queue.iterator() as messages:
+            async for message in messages:
+                received.append(message.body)
+                await message.ack()
+                if len(received) == len(bodies):
+                    break
+        assert received == bodies
+
+        await channel.close()  # a channel lost: the next use opens another
+        assert not (await publisher.channel()).is_closed
+    finally:
+        await publisher.close()
         await connection.close()
 
 
