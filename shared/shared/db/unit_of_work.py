@@ -80,7 +80,8 @@ class UnitOfWork:
         in the session's transaction, or on its own in a one-statement unit of work."""
         if self._one_statement:
             return await self._driver.fetch(statement, params)
-        return (await self._run(statement, params)).all()
+        result = await self._run(statement, params)
+        return result.all() if result.returns_rows else []  # [] for a write without RETURNING, as on the driver
 
     async def execute(self, statement: DriverStatement, params: Mapping[str, Any]) -> None:
         """A statement, in the session's transaction (see `fetch`)."""

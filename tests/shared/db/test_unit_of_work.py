@@ -176,3 +176,9 @@ async def test_work_on_the_driver_cut_off_midway_ends_cancelled_and_its_connecti
             async with driver_connection(producer.engine) as connection:
                 [(backend,)] = await connection.fetch(_BACKEND, {})
             assert backend != backends[0], unit.__name__
+
+
+async def test_fetching_a_write_without_returning_gives_no_rows_on_either_path(producer):
+    for one_statement in (False, True):
+        async with UnitOfWork(producer.sessions, producer=producer.service, one_statement=one_statement) as uow:
+            assert list(await uow.fetch(_ADD_TO_INBOX, {"consumer": "no rows", "event_id": uuid.uuid4()})) == []
