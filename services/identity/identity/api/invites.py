@@ -91,7 +91,7 @@ async def create_invite(body: InviteRequest, request: Request, idempotency_key: 
             uow, NewInvite(org_id=caller.org_id, tier=caller.tier.value, email=body.email, phone=body.phone,
                            role=body.role, invited_by=caller.user_id),
             request.app.state.settings.invite_ttl_days)
-        answer = Invite.model_validate(dict(row._mapping))
+        answer = Invite.model_validate(row, from_attributes=True)
         await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
         await uow.commit()
     return answer
@@ -118,7 +118,7 @@ async def resend_invite(invite_id: uuid.UUID, request: Request, caller=require(A
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
         row = await handlers.resend_invite(uow, caller, invite_id, request.app.state.settings.invite_ttl_days)
         await uow.commit()
-    return Invite.model_validate(dict(row._mapping))
+    return Invite.model_validate(row, from_attributes=True)
 
 
 @router.delete("/api/v1/invites/{invite_id}", status_code=204)
@@ -164,4 +164,4 @@ async def accept_invite(body: AcceptRequest, request: Request) -> AcceptedMember
             password_hash=password_hash))
         await clear_after_success(uow.session, counters, attempt_ids)
         await uow.commit()
-    return AcceptedMember.model_validate(dict(member._mapping))
+    return AcceptedMember.model_validate(member, from_attributes=True)

@@ -56,6 +56,7 @@ async def counting_consumer(infrastructure):
             rows = await conn.execute(sa.text("SELECT count(*) FROM test_handled WHERE event_id = :id"), {"id": event_id})
             return rows.scalar_one()
 
+    times_handled.consumer = consumer
     yield times_handled
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -187,19 +188,36 @@ def _consumer_connections(vhost: str) -> list[str]:
             if in_vhost == vhost and f'{{"connection_name","{CONSUMER}-consumer"}}' in properties]
 
 
-@pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="needs the local broker to close a connection")
-async def test_a_consumer_whose_connection_the_broker_closes_consumes_again(broker, counting_consumer, infrastructure):
-    """The consumer consumes beneath aio-pika (shared.bus.consumer), so aio-pika's reconnect does
-    not bring it back by itself: the consumer must start again on the reopened channel."""
+async def test_a_consumer_whose_channel_the_broker_closes_consumes_again(broker, counting_consumer):
+    """The consumer consumes beneath aio-pika (shared.bus.underlay): when aio-pika reopens the
+    channel, the consumer must start again on it."""
+
+    async def close_the_channel() -> None:
+        with pytest.raises(aio_pika.exceptions.ChannelNotFoundEntity):  # the broker closes the channel (404)
+            await counting_consumer.consumer.channel.declare_queue(f"no such queue {uuid.uuid4()}", passive=True)
+
+    await _consumes_again_after(close_the_channel, broker, counting_consumer)
+
+
+async def _consumes_again_after(outage, broker, counting_consumer) -> None:
     before = envelope_of()
     await publish(broker, before)
     await eventually(lambda: counting_consumer(before.event_id), timeout=30)
-    [pid] = await eventually(lambda: asyncio.to_thread(_consumer_connections, infrastructure.vhost), timeout=30)
-    await asyncio.to_thread(subprocess.run, ["rabbitmqctl", "-q", "close_connection", pid, "closed by the test"],
-                            check=True, capture_output=True, timeout=60)
-
+    await outage()
     after = envelope_of()
     await publish(broker, after)
     assert await eventually(lambda: counting_consumer(after.event_id), timeout=30) == 1
     assert await counting_consumer(before.event_id) == 1
+
+
+@pytest.mark.skipif(not shutil.which("rabbitmqctl"), reason="needs the local broker to close a connection")
+async def test_a_consumer_whose_connection_the_broker_closes_consumes_again(broker, counting_consumer, infrastructure):
+    """As above, after aio-pika reconnects."""
+
+    async def close_the_connection() -> None:
+        [pid] = await eventually(lambda: asyncio.to_thread(_consumer_connections, infrastructure.vhost), timeout=30)
+        await asyncio.to_thread(subprocess.run, ["rabbitmqctl", "-q", "close_connection", pid, "closed by the test"],
+                                check=True, capture_output=True, timeout=60)
+
+    await _consumes_again_after(close_the_connection, broker, counting_consumer)
     assert len(await eventually(lambda: asyncio.to_thread(_consumer_connections, infrastructure.vhost), timeout=30)) == 1

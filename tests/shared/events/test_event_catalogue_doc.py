@@ -4,7 +4,7 @@ from pathlib import Path
 
 from shared.events.catalog import markdown_table
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+DOC = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 BEGIN, END = "<!-- event catalogue: begin -->\n", "<!-- event catalogue: end -->"
 
 

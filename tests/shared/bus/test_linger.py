@@ -14,7 +14,7 @@ from shared.bus.consumer import BatchHandler, EventConsumer
 from shared.bus.linger import Linger
 from shared.db import create_engine
 from shared.testing import eventually
-from tests.bus.test_inbox import envelope_of, publish
+from tests.shared.bus.test_inbox import envelope_of, publish
 from tests.conftest import relaying
 
 CONSUMER = "notify"  # its queue is bound to every event

@@ -15,7 +15,7 @@ from shared.events.identity import InviteCreated, MemberCreated
 from shared.events.secrets import EventSecrets, SecretUnreadable, is_sealed
 from shared.settings import DEVELOPMENT_EVENT_SECRETS_KEY, ServiceSettings
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def an_invite(token: str = "plain-token") -> Envelope:
