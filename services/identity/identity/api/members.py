@@ -94,7 +94,7 @@ async def change_role(member_id: uuid.UUID, body: RoleChange, request: Request,
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
         row = await handlers.change_role(uow, caller, member_id, body.role)
         await uow.commit()
-    return Member.model_validate(dict(row._mapping))
+    return Member.model_validate(row, from_attributes=True)
 
 
 @router.delete("/api/v1/members/{member_id}", status_code=204)
