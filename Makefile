@@ -15,7 +15,8 @@ install:
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
 	$(UV) sync --frozen
 
-# Checks the servers, prepares the databases, then runs everything under supervisord.
+# Checks the servers (where one is not installed: how to get it; LICENSING_INSTALL_SERVERS=1 installs it
+# on Debian or Ubuntu as root), prepares the databases, then runs everything under supervisord.
 # Ctrl-C or SIGTERM stops every process; settings: see README.
 run: install
 	exec $(VENV)/bin/python deploy/run/run.py

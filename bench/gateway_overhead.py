@@ -30,13 +30,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PATHS = ("full", "lean")
-_TICKS = os.sysconf("SC_CLK_TCK")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
+from process_cpu import cpu_seconds  # noqa: E402
 
 
 def _free_port() -> int:
@@ -161,10 +158,10 @@ async def run(args) -> None:
                 # In turn forwards and backwards: the path taken second in a round did better for it.
                 for path in PATHS if round_ % 2 else PATHS[::-1]:
                     pid = gateways[path].pid
-                    cpu, started = _cpu_seconds(pid), time.perf_counter()
+                    cpu, started = cpu_seconds(pid), time.perf_counter()
                     statuses = await _drive(session, f"http://127.0.0.1:{ports[path]}", token,
                                             args.requests, args.clients)
-                    elapsed, used = time.perf_counter() - started, _cpu_seconds(pid) - cpu
+                    elapsed, used = time.perf_counter() - started, cpu_seconds(pid) - cpu
                     results[path].append((args.requests / elapsed, used * 1000 / args.requests))
                     print(f"{round_:>5} {path:>5} {args.requests / elapsed:>8.0f} "
                           f"{used * 1000 / args.requests:>19.3f}  {statuses}")

@@ -14,6 +14,13 @@ def _parent(pid: str) -> int:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
 
 
+def cpu_seconds(pid: int | str) -> float:
+    """CPU seconds one process has used so far (user + system)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _TICKS
+
+
 def _descendants(root: int) -> set[str]:
     children: dict[int, list[str]] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
@@ -50,9 +57,7 @@ def snapshot(root_pid: int, database_prefix: str) -> dict[tuple[str, str], float
             label = _label(command, database_prefix, pid in own)
             if label is None:
                 continue
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            seconds[(label, pid)] = (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+            seconds[(label, pid)] = cpu_seconds(pid)
         except OSError:
             continue
     return seconds

@@ -5,6 +5,7 @@ to it: a small aiohttp API client, sign-in, and accepting an invite as its recip
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -23,6 +24,7 @@ from shared.devtools import service_ready
 from shared.events.secrets import EventSecrets
 from shared.settings import ServiceSettings
 from shared.testing import LOCAL_AMQP, LOCAL_POSTGRES, TestInfrastructure, _drop_databases, _own_vhost
+from shared import testing
 
 ROOT = Path(__file__).resolve().parents[1]
 PROCESSES = ("gateway", "orgs", "identity", "entitlements", "transfers", "audit", "notify")
@@ -56,16 +58,8 @@ async def connect(dsn: str, patience: float = 30.0) -> asyncpg.Connection:
             await asyncio.sleep(0.5)
 
 
-async def eventually(check, timeout: float = 60.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if value := await check():
-                return value
-        except aiohttp.ClientConnectionError:
-            pass  # the system is still starting
-        await asyncio.sleep(0.1)
-    raise TimeoutError(f"{check.__name__} did not happen within {timeout}s")
+# The tests' poll, with the bench's patience: a whole system starts, and a load drains, slowly.
+eventually = functools.partial(testing.eventually, timeout=60.0, interval=0.1)
 
 
 class Api:
@@ -85,7 +79,10 @@ class Api:
 
 async def sign_in(session, base: str, email: str) -> Api:
     async def login():
-        data = await Api(session, base).call("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+        try:
+            data = await Api(session, base).call("POST", "/api/v1/auth/login", {"email": email, "password": PASSWORD})
+        except aiohttp.ClientConnectionError:
+            return None  # the gateway is still starting
         return data and data["access_token"]
 
     return Api(session, base, await eventually(login))

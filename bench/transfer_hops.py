@@ -23,7 +23,7 @@ processes, this load client, the rest (the mail sink, the machine's own).
 
 With --spinner, a busy loop per core runs at the lowest priority (nice 19) during each rate: it
 takes only CPU that nothing else wants, and shows how much of the cores the system kept busy
-only because they were free (bench/README.md, session 11).
+only because they were free (bench/README.md).
 """
 
 import argparse

@@ -153,6 +153,7 @@ async def conservation(infra) -> int:
         return await conn.fetchval(
             "SELECT count(*) FROM entitlement_lines l WHERE l.quantity <>"
             " coalesce((SELECT sum(available) FROM holdings h WHERE h.line_id = l.id), 0)"
+            " + coalesce((SELECT sum(quantity) FROM reservations r WHERE r.line_id = l.id AND r.status = 'reserved'), 0)"
             " + coalesce((SELECT sum(quantity) FROM activations a WHERE a.line_id = l.id AND a.status = 'active'), 0)")
     finally:
         await conn.close()

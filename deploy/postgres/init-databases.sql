@@ -8,3 +8,4 @@ CREATE DATABASE licensing_transfers;
 CREATE DATABASE licensing_audit;
 CREATE DATABASE licensing_notify;
 CREATE DATABASE licensing_devices;
+CREATE DATABASE licensing_billing;

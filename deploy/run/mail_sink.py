@@ -4,10 +4,9 @@ accepts in a Maildir, read by the gateway's /dev/mail pages and the runner's "[m
     python deploy/run/mail_sink.py HOST:PORT DIRECTORY
 
 A message is stored as it came, after the three headers aiosmtpd's Mailbox handler adds (X-Peer,
-X-MailFrom, X-RcptTo). That handler parsed each message and wrote it out again through the email
-package: 0.58 ms of CPU per mail here against 0.19, on the machine that also runs the system
-(bench/README.md, session 9). It runs on uvloop, as the services do: under the bench's load,
-0.41 to 0.52 ms of CPU per mail on asyncio's loop against 0.35 to 0.37 (session 10).
+X-MailFrom, X-RcptTo): that handler parses each message and writes it out again through the email
+package, which costs CPU the system under load needs (docs/performance.md). It runs on uvloop, as
+the services do, for the same reason.
 """
 
 import asyncio

@@ -3,7 +3,8 @@
     python deploy/run/run.py          (run it with the workspace's Python: `make run` does)
 
 1. checks PostgreSQL and RabbitMQ (`python -m shared.devtools check`: says which is down and how
-   to start it), 2. creates each service's database and migrates it (`python -m shared.devtools
+   to start it, or where one is not installed, how to get it; on Debian or Ubuntu as root it offers
+   to install and start it, and LICENSING_INSTALL_SERVERS=1 does so without asking), 2. creates each service's database and migrates it (`python -m shared.devtools
    prepare`), 3. writes a supervisord config from supervisord.conf.template into the run directory
    and runs supervisord in the foreground: it restarts a crashed process, and Ctrl-C or SIGTERM
    (to this process or to supervisord) stops every process cleanly. Once every /readyz answers, it
@@ -22,6 +23,7 @@ Settings (environment variables; defaults in brackets, documented in the README)
     LICENSING_RUN_LOGS [files]   `files`: one log per process in <run dir>/logs; `stdout`: all to stdout
     LICENSING_READY_TIMEOUT [120]   seconds to wait for every /readyz before warning
     LICENSING_MAIL_NICE [10]   the niceness of notify and the mail sink (0: as the rest)
+    LICENSING_INSTALL_SERVERS [ask]   1: install a missing PostgreSQL or RabbitMQ without asking; 0: never
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ DEFAULTS = {
 }
 
 # Started in this order; the gateway last.
-SERVICES = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "devices", "gateway")
+SERVICES = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "devices", "billing", "gateway")
 
 
 def service_ports(environ: dict[str, str]) -> dict[str, int]:
@@ -147,8 +149,7 @@ def _die_with_parent() -> None:
 
 class MailWatcher:
     """Prints one line per mail the local sink stored in its Maildir (deploy/run/mail_sink.py).
-    Only the headers are read: parsing whole mails cost this process 0.27 ms of CPU per mail
-    under load (bench/README.md, session 9)."""
+    Only the headers are read: parsing whole mails would cost this process CPU under load."""
 
     def __init__(self, directory: Path):
         self.directory = directory

@@ -3,10 +3,10 @@
 Why not SQLAlchemy's `postgresql.insert(...).on_conflict_do_...()`: that construct opts out of
 SQLAlchemy's statement cache (`inherit_cache = False` in sqlalchemy/dialects/postgresql/dml.py),
 so it is compiled anew at every execution. On the consumers' hot paths (audit's batch of events,
-notify's queued mails) the compiling was a quarter of the service's CPU (py-spy). Here the rows
+notify's queued mails) the compiling was a large share of the service's CPU. Here the rows
 travel as one JSON document read by `jsonb_to_recordset`: the SQL text is the same whatever the
-number of rows, so it is built once, and asyncpg reuses its prepared statement. It runs on the
-driver, in the unit of work's transaction (`UnitOfWork.fetch`).
+number of rows, so it is built once, and asyncpg reuses its prepared statement. It runs as a
+DriverStatement in the unit of work's transaction (`UnitOfWork.fetch`).
 
 Columns a row leaves out take their server defaults; every row must name the same columns.
 """
@@ -15,12 +15,13 @@ import functools
 import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
-from shared.db import DriverRow, DriverStatement, UnitOfWork
+from shared.db import DriverStatement, UnitOfWork
 
 _DIALECT = postgresql.dialect()
 
@@ -28,7 +29,7 @@ _DIALECT = postgresql.dialect()
 async def insert_rows(
     uow: UnitOfWork, table: sa.Table, rows: Sequence[dict], *, on_conflict: str = "",
     returning: Sequence[str] = (),
-) -> list[DriverRow]:
+) -> Sequence[Any]:
     """INSERT `rows` into `table`, then `on_conflict` (SQL, e.g. "ON CONFLICT (id) DO NOTHING");
     the `returning` columns of the rows written, when asked for."""
     if not rows:

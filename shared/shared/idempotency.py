@@ -4,20 +4,23 @@ and the work is done once.
 The key is claimed by an insert in the request's own transaction. A concurrent request with the
 same key waits on that row's unique index until the first commits, then replays its answer; if
 the first rolled back, the second does the work. The stored answer is written in the same
-transaction as the work, so a crash leaves either both or neither.
+transaction as the work, so a crash leaves either both or neither. A creating POST does it in one
+call, around the handler and the shaping of its answer:
+
+    async def create() -> ProductOut:
+        return ProductOut.model_validate(await handlers.create_product(uow, command))
 
     async with UnitOfWork(...) as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=..., request_body=body)
-        if replay is not None:
-            return replay
-        ...the work...
-        await remember_response(uow.session, key, scope=..., status=201, body=answer)
+        answer = await idempotent(uow.session, key, scope=idempotency_scope(caller, "POST /api/v1/products"),
+                                  request_body=body, status=201, work=create)
         await uow.commit()
+    return answer  # the stored answer (a JSONResponse) when the key was seen before
 """
 
 import hashlib
 import json
-from typing import Annotated, Any
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Header
@@ -26,7 +29,10 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.auth.tokens import Caller
 from shared.problems import Problem
+
+T = TypeVar("T")
 
 IdempotencyKey = Annotated[
     str | None,
@@ -99,3 +105,24 @@ async def remember_response(session: AsyncSession, key: str | None, *, scope: st
     await session.execute(
         _REMEMBER, {"scope": scope, "key": key, "status": status, "body": json.dumps(jsonable_encoder(body))}
     )
+
+
+def idempotency_scope(caller: Caller, route: str) -> str:
+    """Keys count per caller (org and user) and per route (`"POST /api/v1/products"`): the same
+    key sent by another user, or to another route, is a new request."""
+    return f"{caller.org_id}:{caller.user_id}:{route}"
+
+
+async def idempotent(
+    session: AsyncSession, key: str | None, *, scope: str, request_body: Any, status: int,
+    work: Callable[[], Awaitable[T]],
+) -> T | JSONResponse:
+    """Claim, replay or do: the stored answer if this key was used (refused if with another body),
+    otherwise `work()`'s answer, remembered with `status` in the same transaction. The caller
+    commits; without a key it is just `work()`."""
+    replay = await claim_idempotency_key(session, key, scope=scope, request_body=request_body)
+    if replay is not None:
+        return replay
+    answer = await work()
+    await remember_response(session, key, scope=scope, status=status, body=answer)
+    return answer

@@ -53,8 +53,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(_request: Request, exc: RequestValidationError):
         errors = exc.errors()
-        if any(e.get("type") == "json_invalid" for e in errors):
-            return problem_response(400, "The request body is not valid JSON.", "Malformed JSON")
+        malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+        if malformed is not None:
+            reason = (malformed.get("ctx") or {}).get("error")
+            detail = f"The request body is not valid JSON: {reason}." if reason else "The request body is not valid JSON."
+            return problem_response(400, detail, "Malformed JSON")
         detail = "; ".join(_describe_validation_error(e) for e in errors[:10])
         return problem_response(
             422,

@@ -17,7 +17,6 @@ from shared.db import create_engine
 from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
 from shared.heap import startup_heap_frozen
-from shared.lean_path import LeanApp
 from shared.logging import configure_logging, get_logger
 from shared.middleware import RequestContextMiddleware
 from shared.openapi_permissions import document_permissions
@@ -73,8 +72,7 @@ def create_service_app(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(engine.dispose(), timeout=5)
 
-    # A LeanApp: a service may give its busiest route a lean path (shared.lean_path).
-    app = LeanApp(title=f"licensing {settings.service_name}", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF,
+    app = FastAPI(title=f"licensing {settings.service_name}", lifespan=lifespan, telemetry=FASTAPI_TELEMETRY_OFF,
                   dependencies=[Depends(refuse_repeated_scalar_parameters)])
     app.state.settings = settings
     app.state.background_tasks = []  # those of the running lifespan

@@ -14,6 +14,7 @@ SERVICE_PORTS = {
     "audit": 8005,
     "notify": 8006,
     "devices": 8007,
+    "billing": 8008,
 }
 
 # The development default of EVENT_SECRETS_KEY (base64 of "licensing-dev-event-secrets-key!"): set

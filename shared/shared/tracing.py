@@ -14,12 +14,13 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, Sampler
+from sqlalchemy import event as sa_event
 
 
 class _RecordWhileExported(Sampler):
     """Spans are recorded once something exports them. Until then a span is only its ids, which
     still carry the trace into the logs, the events and the calls between services; recording
-    spans that nobody reads cost up to a tenth of a service's CPU under load (py-spy)."""
+    spans that nobody reads costs a noticeable share of a service's CPU under load."""
 
     exporting = False
 
@@ -53,9 +54,8 @@ def configure_tracing(service_name: str, otlp_endpoint: str | None) -> None:
 
 
 # FastAPI's own telemetry is off: ServerSpanMiddleware makes the request's span. Even with spans
-# that nobody records, a small POST through FastAPI took 1.9x the CPU with FastAPI's server spans,
-# 2.4x with all its telemetry, 2.7x with FastAPIInstrumentor, 1.4x with ours
-# (bench/http_span_overhead.py).
+# that nobody records, FastAPI's server spans, and more so FastAPIInstrumentor, cost a small POST
+# several times the CPU of ours.
 FASTAPI_TELEMETRY_OFF = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 _UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
@@ -126,8 +126,9 @@ class ServerSpanMiddleware:
             set_status_code(span, status)
 
 
-# The engines whose SQL is traced: their statements on the driver (shared.db) get spans too.
+# The engines whose SQL is traced: their statements on the driver (shared.db.driver) get spans too.
 _SQL_TRACED_ENGINES: weakref.WeakSet = weakref.WeakSet()
+_SQL_SPANS = "shared.tracing.sql_spans"  # a key of the connection's `info`: its statements' open spans
 
 
 def sql_traced(engine) -> bool:
@@ -137,14 +138,45 @@ def sql_traced(engine) -> bool:
 def instrument_app(app, engine, trace_sql: bool) -> None:
     app.add_middleware(ServerSpanMiddleware)
     if trace_sql:
-        _SQL_TRACED_ENGINES.add(engine.sync_engine)
-        # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans were about a
-        # tenth of a service's CPU under load (py-spy), for nothing anyone could see.
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        # Off unless spans are exported (ServiceSettings.traces_sql): SQL spans cost a noticeable
+        # share of a service's CPU under load, for nothing anyone could see.
+        trace_engine_sql(engine)
 
-        # instrument() is a process-wide singleton that would trace only the first engine of a
-        # process (tests run several services in one); _instrument() attaches to this engine.
-        SQLAlchemyInstrumentor()._instrument(engine=engine.sync_engine)
+
+def trace_engine_sql(engine) -> None:
+    """A client span per statement the engine runs, named by its operation (INSERT, SELECT, ...)
+    as OpenTelemetry's SQLAlchemy instrumentation names them. Made here on SQLAlchemy's cursor
+    events, per engine: that instrumentation is one switch per process, and tests run several
+    services, each with its engine, in one process."""
+    sync_engine = engine.sync_engine
+    if sync_engine in _SQL_TRACED_ENGINES:
+        return
+    _SQL_TRACED_ENGINES.add(sync_engine)
+    sa_event.listen(sync_engine, "before_cursor_execute", _start_sql_span)
+    sa_event.listen(sync_engine, "after_cursor_execute", _end_sql_span)
+    sa_event.listen(sync_engine, "handle_error", _fail_sql_span)
+
+
+def _start_sql_span(conn, cursor, statement: str, parameters, context, executemany) -> None:
+    words = statement.split(maxsplit=1)
+    span = _tracer.start_span(words[0].upper() if words else "SQL", kind=trace.SpanKind.CLIENT,
+                              attributes={"db.system": "postgresql", "db.statement": statement})
+    conn.info.setdefault(_SQL_SPANS, []).append(span)
+
+
+def _end_sql_span(conn, cursor, statement, parameters, context, executemany) -> None:
+    spans = conn.info.get(_SQL_SPANS)
+    if spans:
+        spans.pop().end()
+
+
+def _fail_sql_span(exception_context) -> None:
+    spans = exception_context.connection.info.get(_SQL_SPANS) if exception_context.connection is not None else None
+    if spans:
+        span = spans.pop()
+        span.record_exception(exception_context.original_exception)
+        span.set_status(trace.Status(trace.StatusCode.ERROR, repr(exception_context.original_exception)))
+        span.end()
 
 
 _tracer = trace.get_tracer("licensing")  # a proxy: follows the provider configured later

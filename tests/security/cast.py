@@ -71,6 +71,7 @@ async def build_cast(platform: Platform) -> Cast:
                                           build_tree(platform, vendor, products[1]["id"], "b"))
     unrelated.ids[("notifications", "notification_id")] = await notification_of(platform, unrelated)
     unrelated.ids[("activations", "activation_id")] = await activation_of(unrelated)
+    unrelated.ids.update(await billing_of(unrelated))
     await devices_of(platform, unrelated)
     others = await staff.hired()
     return Cast(platform, vendor, [vendor, *own.admins.values(), *others], own, unrelated)
@@ -207,6 +208,19 @@ async def devices_of(platform: Platform, tree: Tree) -> None:
         "license_id": license["id"], "email": unique_email("unrelated-license-user")}))
     tree.ids[("license-users", "license_user_id")] = user["id"]
     tree.emails.append(user["email"])
+async def billing_of(tree: Tree) -> dict[tuple[str, str], str]:
+    """The integrator's plan, a licence of 1 assigned to its customer (out of what it still holds
+    after activation_of), and that licence's invoice."""
+    integrator = tree.admins[Tier.INTEGRATOR].http
+    plan = await created(lambda: integrator.post("/api/v1/plans", json={
+        "name": "Monthly", "interval": "monthly", "unit_price": "9.90", "currency": "EUR"}))
+    licence = await created(lambda: integrator.post("/api/v1/subscriptions", json={
+        "plan_id": plan["id"], "name": "Unrelated screens", "quantity": 1,
+        "entitlement_id": tree.ids[("entitlements", "entitlement_id")], "product_id": tree.ids[("licenses", "product_id")],
+        "customer_org_id": tree.ids[("customers", "org_id")]}), 202)
+    invoice = await created(lambda: integrator.post("/api/v1/invoices", json={"subscription_ids": [licence["id"]]}))
+    return {("plans", "plan_id"): plan["id"], ("subscriptions", "subscription_id"): licence["id"],
+            ("invoices", "invoice_id"): invoice["items"][0]["id"]}
 
 
 async def _settled(http: httpx.AsyncClient, transfer_id: str) -> str | None:

@@ -14,6 +14,8 @@ from audit.main import create_app as create_audit
 from audit.settings import AuditSettings
 from devices.main import create_app as create_devices
 from devices.settings import DevicesSettings
+from billing.main import create_app as create_billing
+from billing.settings import BillingSettings
 from entitlements.main import create_app as create_entitlements
 from entitlements.settings import EntitlementsSettings
 from gateway.main import create_app as create_gateway
@@ -91,7 +93,7 @@ async def running_platform(infrastructure, *, smtp_port: int | None = None, gate
         apps, urls = {"identity": identity}, {"identity": identity_url}
         factories = {"orgs": (create_orgs, OrgsSettings), "entitlements": (create_entitlements, EntitlementsSettings),
                      "transfers": (create_transfers, TransfersSettings), "audit": (create_audit, AuditSettings),
-                     "devices": (create_devices, DevicesSettings)}
+                     "devices": (create_devices, DevicesSettings), "billing": (create_billing, BillingSettings)}
         if smtp_port is not None:
             factories["notify"] = (create_notify, NotifySettings)
         mail = {"smtp_host": "127.0.0.1", "smtp_port": smtp_port}
@@ -102,7 +104,7 @@ async def running_platform(infrastructure, *, smtp_port: int | None = None, gate
         gateway = create_gateway(infrastructure.settings(
             GatewaySettings, identity_url=identity_url, orgs_url=urls["orgs"], entitlements_url=urls["entitlements"],
             transfers_url=urls["transfers"], audit_url=urls["audit"],
-            notify_url=urls.get("notify", "http://127.0.0.1:1"), devices_url=urls["devices"],
+            notify_url=urls.get("notify", "http://127.0.0.1:1"), devices_url=urls["devices"], billing_url=urls["billing"],
             **(gateway_settings or {})))
         gateway_url = await stack.enter_async_context(serving(gateway, lifespan="on"))
         platform = Platform(gateway_url, apps)

@@ -7,6 +7,7 @@ from audit.chains import append_to_chains
 from audit.db import audit_events, audit_members
 from audit.domain.records import describe
 from audit.domain.subjects import stored_payload, subject_ids
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler
 from shared.db import UnitOfWork
@@ -58,6 +59,7 @@ def _row(envelope: Envelope) -> dict:
 
 
 EVENT_HANDLERS = {
+    **MEMBER_TOKEN_HANDLERS,
     "#": BatchHandler(record_events),
     MemberCreated.routing_key: BatchHandler(remember_members),
     MemberRemoved.routing_key: BatchHandler(remember_members),

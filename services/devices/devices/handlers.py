@@ -18,6 +18,7 @@ from devices.domain.licenses import (
     Code, Lifecycle, Rules, Status, Usage, activation_refusal, blocking_code, reset_window_start, resets_left,
     status_on)
 from devices.settings import DevicesSettings
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import EventHandler
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.devices import (
@@ -25,6 +26,7 @@ from shared.events.devices import (
     LicenseSuspended, LicenseUserAssigned, LicenseUserChanged, LicenseUserPasswordSet, LicenseUserRemoved)
 from shared.events.entitlements import (
     ActivationDeactivated, DeviceRules, EntitlementIssued, LicensesActivated, ProductCreated)
+from shared.events.billing import SubscriptionPaused, SubscriptionResumed
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
 from shared.org_directory import ORG_DIRECTORY_HANDLERS
@@ -121,12 +123,35 @@ async def activation_deactivated(uow: UnitOfWork, envelope: Envelope) -> None:
                visible_to=[revoked.org_id], actor_org_id=envelope.actor_org_id, actor_user_id=envelope.actor_user_id)
 
 
+async def subscription_paused(uow: UnitOfWork, envelope: Envelope) -> None:
+    """A paused subscription licence: its license's devices are told PAUSED when they validate."""
+    await _set_paused(uow, envelope.payload_as(SubscriptionPaused).activation_id, True)
+
+
+async def subscription_resumed(uow: UnitOfWork, envelope: Envelope) -> None:
+    await _set_paused(uow, envelope.payload_as(SubscriptionResumed).activation_id, False)
+
+
+async def _set_paused(uow: UnitOfWork, activation_id: uuid.UUID | None, paused: bool) -> None:
+    if activation_id is None:  # not assigned yet: there is no license to pause
+        return
+    changed = (await uow.session.execute(
+        sa.update(licenses).where(licenses.c.activation_id == activation_id).values(paused=paused)
+        .returning(licenses.c.id))).first()
+    if changed is None:
+        log.warning("no license for the subscription licence's activation", activation_id=str(activation_id),
+                    paused=paused)
+
+
 def event_handlers(settings: DevicesSettings) -> dict[str, EventHandler]:
     async def activated(uow: UnitOfWork, envelope: Envelope) -> None:
         await licenses_activated(uow, envelope, settings)
 
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
+        SubscriptionPaused.routing_key: subscription_paused,
+        SubscriptionResumed.routing_key: subscription_resumed,
         ProductCreated.routing_key: product_created,
         EntitlementIssued.routing_key: entitlement_issued,
         LicensesActivated.routing_key: activated,

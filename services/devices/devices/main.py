@@ -8,7 +8,6 @@ from devices.domain.rate_limit import WindowLimit
 from devices.handlers import event_handlers
 from devices.settings import DevicesSettings
 from devices.validation import ValidationLog, write_validations_periodically
-from shared.lean_path import lean_route
 from shared.service import create_service_app
 
 
@@ -20,9 +19,6 @@ def create_app(settings: DevicesSettings | None = None) -> FastAPI:
         event_handlers=event_handlers(settings),
         background_workers={"validation writer": write_validations_periodically},
     )
-    # The field's busiest request: thousands of devices validating (shared.lean_path).
-    app.lean_path = lean_route(app, settings.service_name, device.router, "POST", device.VALIDATE_PATH,
-                               device.validate_lean)
     app.state.validations = ValidationLog()
     app.state.limit_per_key = WindowLimit(settings.device_rate_per_key)
     app.state.limit_per_address = WindowLimit(settings.device_rate_per_address)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
+from shared.events.billing import SubscriptionPaused, SubscriptionResumed
 from shared.events.entitlements import ActivationDeactivated, EntitlementIssued, EntitlementLine, LicensesActivated
 from shared.testing import eventually
 
@@ -95,11 +96,23 @@ async def test_suspended_until_reinstated(customer, device, api):
     assert (await device.validate(license.key, "fp"))["code"] == "VALID"
 
 
-async def test_paused(customer, device, app):
-    _, license = await activated(customer, device)
-    async with app.state.engine.begin() as connection:  # billing's pause is to come; its flag exists
-        await connection.execute(sa.text("UPDATE licenses SET paused = true WHERE id = :id"), {"id": license.id})
-    assert (await device.validate(license.key, "fp"))["code"] == "PAUSED"
+async def test_paused_while_its_subscription_licence_is_paused_through_the_bus(customer, device, publish):
+    acme, license = await activated(customer, device)
+    seller = uuid.uuid4()
+    await publish(SubscriptionPaused(subscription_id=uuid.uuid4(), seller_org_id=seller, customer_org_id=acme.org_id,
+                                     activation_id=license.activation_id))
+
+    async def code():
+        return (await device.validate(license.key, "fp"))["code"]
+
+    assert await eventually(lambda: _is(code, "PAUSED"))
+    await publish(SubscriptionResumed(subscription_id=uuid.uuid4(), seller_org_id=seller, customer_org_id=acme.org_id,
+                                      activation_id=license.activation_id, paused_days=3))
+    assert await eventually(lambda: _is(code, "VALID"))
+
+
+async def _is(code, expected: str) -> bool:
+    return await code() == expected
 
 
 async def test_revoked_when_the_activation_is_deactivated_through_the_bus(customer, device, publish, api):

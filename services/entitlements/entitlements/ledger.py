@@ -15,7 +15,8 @@ from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, entitlement_lines, entitlements, holdings, ledger_entries, products
-from entitlements.domain.transfers import Refusal, decide_transfer, is_expired
+from entitlements.domain.entitlements import Refusal, why_unusable
+from entitlements.domain.transfers import decide_transfer
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.transfers import TransferRequested
@@ -145,7 +146,7 @@ async def apply_transfers(
     driver (shared.db.DriverStatement): the consumer's busiest path."""
     lines = await _find_lines(uow, {(r.entitlement_id, r.product_id) for r in requests})
     await _lock_lines(uow, {line.id for line in lines.values()})
-    destinations = await find_orgs(uow, {r.to_org_id for r in requests})
+    known = await find_orgs(uow, {org_id for r in requests for org_id in (r.from_org_id, r.to_org_id)})
     sides = {(line.id, org_id) for r in requests if (line := lines.get((r.entitlement_id, r.product_id)))
              for org_id in (r.from_org_id, r.to_org_id)}
     available = await _lock_holdings(uow, sides)
@@ -164,7 +165,8 @@ async def apply_transfers(
             entitlement_status=line.entitlement_status,
             expiration_date=line.expiration_date,
             today=today(),
-            destination_problem=why_not_eligible(destinations.get(request.to_org_id), request.from_org_id),
+            destination_problem=why_not_eligible(known.get(request.to_org_id), request.from_org_id),
+            sender_archived=(sender := known.get(request.from_org_id)) is not None and sender.status == "archived",
         )
         if isinstance(outcome, Refusal):
             outcomes.append(_rejected(request, outcome))
@@ -324,10 +326,9 @@ async def activate(session: AsyncSession, line: Line, request: ActivationRequest
     available = await locked_available(session, line.id, request.org_id)
     if available is None:
         return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {line.entitlement_id}.")
-    if is_expired(line.expiration_date, today()) or line.entitlement_status == "expired":
-        return Refusal("entitlement_expired", f"The entitlement expired on {line.expiration_date}.")
-    if line.entitlement_status != "active":
-        return Refusal("entitlement_not_active", f"The entitlement is {line.entitlement_status}.")
+    unusable = why_unusable(line.entitlement_status, line.expiration_date, today())
+    if unusable is not None:
+        return unusable
     if request.quantity > available:
         return Refusal("insufficient_quantity", f"Only {available} unactivated; {request.quantity} requested.")
     activation_id = uuid.uuid4()
@@ -345,7 +346,8 @@ async def activate(session: AsyncSession, line: Line, request: ActivationRequest
 
 
 async def unconserved_lines(session: AsyncSession) -> list[dict]:
-    """The lines where holdings plus active activations differ from the issued quantity, or where a
+    """The lines where holdings plus reserved (subscription licences not yet a customer's) plus
+    active activations differ from the issued quantity, or where a
     holding is negative or disagrees with its ledger entries, or an entry's `available_after` is
     not the sum of its holding's entries up to it: empty when the books balance."""
     rows = await session.execute(sa.text(_CONSERVATION_CHECK))
@@ -355,17 +357,20 @@ async def unconserved_lines(session: AsyncSession) -> list[dict]:
 _CONSERVATION_CHECK = """
 WITH held AS (SELECT line_id, sum(available) AS available, min(available) AS lowest FROM holdings GROUP BY line_id),
      used AS (SELECT line_id, sum(quantity) AS activated FROM activations WHERE status = 'active' GROUP BY line_id),
+     reserved AS (SELECT line_id, sum(quantity) AS reserved FROM reservations WHERE status = 'reserved' GROUP BY line_id),
      booked AS (SELECT line_id, org_id, sum(quantity) AS total FROM ledger_entries GROUP BY line_id, org_id),
      drift AS (SELECT h.line_id FROM holdings h JOIN booked b USING (line_id, org_id) WHERE b.total <> h.available),
      misstated AS (SELECT line_id FROM (SELECT line_id, available_after,
                           sum(quantity) OVER (PARTITION BY line_id, org_id ORDER BY id) AS running
                           FROM ledger_entries) e WHERE e.running <> e.available_after)
 SELECT l.id AS line_id, l.entitlement_id, l.quantity AS issued,
-       coalesce(held.available, 0) AS held, coalesce(used.activated, 0) AS activated, held.lowest
+       coalesce(held.available, 0) AS held, coalesce(reserved.reserved, 0) AS reserved,
+       coalesce(used.activated, 0) AS activated, held.lowest
 FROM entitlement_lines l
 LEFT JOIN held ON held.line_id = l.id
+LEFT JOIN reserved ON reserved.line_id = l.id
 LEFT JOIN used ON used.line_id = l.id
-WHERE coalesce(held.available, 0) + coalesce(used.activated, 0) <> l.quantity
+WHERE coalesce(held.available, 0) + coalesce(reserved.reserved, 0) + coalesce(used.activated, 0) <> l.quantity
    OR held.lowest < 0
    OR l.id IN (SELECT line_id FROM drift)
    OR l.id IN (SELECT line_id FROM misstated)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import org_directory
-from entitlements.ledger import apply_transfer, unconserved_lines
+from entitlements.ledger import apply_transfer, today, unconserved_lines
 from entitlements.main import create_app
 from entitlements.settings import EntitlementsSettings
 from shared.db import UnitOfWork, create_engine
@@ -153,6 +153,16 @@ class Licensing:
         response = await self.api.post("/api/v1/entitlements", headers=self.vendor, json=self.order(lines, **fields))
         assert response.status_code == 201, response.text
         return response.json()
+
+    async def issued_in_the_past(self, lines: list[tuple[dict, int]], *, expired_on, **fields) -> dict:
+        """An entitlement whose expiration date is now `expired_on`, behind us: issued while it was
+        valid (an order cannot be issued already expired), then time passed (the date is moved,
+        the status left to the sweeper)."""
+        issued = await self.issue(lines, expiration_date=str(today()), **fields)
+        async with self.app.state.engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE entitlements SET expiration_date = :d WHERE id = :id"),
+                               {"d": expired_on, "id": issued["entitlement_id"]})
+        return issued
 
     def order(self, lines: list[tuple[dict, int]], **fields) -> dict:
         return {

@@ -142,9 +142,10 @@ async def test_each_org_sees_only_the_entitlements_it_holds_part_of(pages, app, 
 async def test_an_entitlement_past_its_date_shows_expired_before_the_sweeper_runs(pages, api, licensing):
     camera = await licensing.product()
     yesterday = today() - timedelta(days=1)
-    issued = await licensing.issue([(camera, 1)], order_date=str(yesterday - timedelta(days=30)),
-                                   expiration_date=str(yesterday))
-    assert issued["status"] == "expired"
+    issued = await licensing.issued_in_the_past([(camera, 1)], order_date=str(yesterday - timedelta(days=30)),
+                                                expired_on=yesterday)
+    detail = await api.get(f"/api/v1/entitlements/{issued['entitlement_id']}", headers=licensing.vendor)
+    assert detail.json()["status"] == "expired"
     listed = await pages("/api/v1/entitlements", licensing.distributor, status="expired")
     assert issued["entitlement_id"] in [e["entitlement_id"] for e in listed]
 

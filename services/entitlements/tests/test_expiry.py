@@ -74,8 +74,8 @@ async def test_expiring_soon_is_sent_once_per_threshold(app, licensing):
 
 async def test_two_replicas_running_the_worker_send_each_event_once(settings, licensing):
     camera = await licensing.product()
-    gone = (await licensing.issue([(camera, 1)], order_date=str(today() - timedelta(days=10)),
-                                  expiration_date=str(today() - timedelta(days=1))))["entitlement_id"]
+    gone = (await licensing.issued_in_the_past([(camera, 1)], order_date=str(today() - timedelta(days=10)),
+                                               expired_on=today() - timedelta(days=1)))["entitlement_id"]
     soon = (await licensing.issue([(camera, 1)], order_date=str(today()),
                                   expiration_date=str(today() + timedelta(days=1))))["entitlement_id"]
     fast = settings.model_copy(update={"expiry_check_interval": 0.05})

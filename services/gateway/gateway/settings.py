@@ -17,6 +17,7 @@ class GatewaySettings(ServiceSettings):
     audit_url: str = Field(default=_local("audit"), alias="AUDIT_URL")
     notify_url: str = Field(default=_local("notify"), alias="NOTIFY_URL")
     devices_url: str = Field(default=_local("devices"), alias="DEVICES_URL")
+    billing_url: str = Field(default=_local("billing"), alias="BILLING_URL")
 
     # A refused or slow connect means the service is down: fail fast with 503. Reads may be
     # long (CSV exports stream for a while), so the read timeout bounds the wait between chunks.
@@ -43,4 +44,5 @@ class GatewaySettings(ServiceSettings):
             "audit": self.audit_url,
             "notify": self.notify_url,
             "devices": self.devices_url,
+            "billing": self.billing_url,
         }

@@ -5,6 +5,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from shared.db import add_messaging_tables
 from shared.idempotency import add_idempotency_table
+from shared.org_directory import add_org_directory_tables
 
 metadata = sa.MetaData()
 
@@ -27,15 +28,20 @@ members = sa.Table(
     sa.Column("id", UUID(as_uuid=True), primary_key=True),
     sa.Column("org_id", UUID(as_uuid=True), nullable=False, index=True),
     sa.Column("tier", sa.Text, nullable=False),
-    sa.Column("email", sa.Text, nullable=False, unique=True),  # stored lowercased
+    sa.Column("email", sa.Text, nullable=False),  # stored lowercased
     sa.Column("first_name", sa.Text, nullable=False),
     sa.Column("last_name", sa.Text, nullable=False),
     sa.Column("phone", sa.Text),
     sa.Column("role", sa.Text, nullable=False),
     sa.Column("password_hash", sa.Text, nullable=False),
     sa.Column("status", sa.Text, nullable=False),
+    # Raised when the role changes: access tokens carry it, and older ones are void (shared.auth.member_tokens).
+    sa.Column("token_version", sa.Integer, nullable=False, server_default="0"),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("email = lower(email)", name="members_email_lowercase"),
+    sa.Index("members_by_email", "email"),
+    # One person, one organization; a removed member's row stays, and the email may join again.
+    sa.Index("members_one_active_per_email", "email", unique=True, postgresql_where=sa.text("status = 'active'")),
 )
 
 refresh_tokens = sa.Table(
@@ -65,10 +71,13 @@ invites = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("accepted_at", sa.DateTime(timezone=True)),
     sa.Column("deleted", sa.Boolean, nullable=False, server_default=sa.false()),
+    # The email joined another organization: this link says so.
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
     sa.CheckConstraint("email = lower(email)", name="invites_email_lowercase"),
-    # At most one pending invite per email, even under concurrent requests.
-    sa.Index("invites_one_pending_per_email", "email", unique=True,
-             postgresql_where=sa.text("accepted_at IS NULL AND NOT deleted")),
+    sa.Index("invites_by_email", "email"),
+    # Invites are per organization: any number of orgs may invite one email, each at most once at a time.
+    sa.Index("invites_one_pending_per_org_and_email", "org_id", "email", unique=True,
+             postgresql_where=sa.text("accepted_at IS NULL AND withdrawn_at IS NULL AND NOT deleted")),
 )
 
 # Sign-in attempts counted against an account (email) and a client address, in the database so
@@ -86,3 +95,6 @@ sign_in_attempts = sa.Table(
 )
 
 idempotency_keys = add_idempotency_table(metadata)
+
+# The organizations as the orgs events describe them: an archived one invites no one.
+org_directory, org_directory_representatives = add_org_directory_tables(metadata)

@@ -15,13 +15,15 @@ class IdentitySettings(ServiceSettings):
     admin_password: SecretStr = Field(default=SecretStr(DEVELOPMENT_ADMIN_PASSWORD), alias="LICENSING_ADMIN_PASSWORD")
 
     invite_ttl_days: int = Field(default=7, ge=1, le=90, alias="INVITE_TTL_DAYS")
-    # Short on purpose: a removed member's access token works at most this long in other services
-    # (identity refuses refresh at once).
+    # Short on purpose, though a role change or a removal voids the member's access tokens in every
+    # service as soon as the event arrives (shared.auth.member_tokens); sign-out ends refresh at once.
     access_token_ttl_seconds: int = Field(default=900, ge=1, le=3600, alias="ACCESS_TOKEN_TTL_SECONDS")
     refresh_token_ttl_seconds: int = Field(default=30 * 24 * 3600, ge=60, alias="REFRESH_TOKEN_TTL_SECONDS")
 
-    # Failed sign-ins within the window, per account (email) and per client address; past the
-    # limit, sign-in answers 429 with Retry-After without checking the password.
+    # Failed sign-ins within the window, per account from one client address and per client
+    # address (an account as such is never blocked: no one can lock anyone else out); past the
+    # limit, sign-in answers 429 with Retry-After without checking the password. The address limit
+    # also counts invalid invite links.
     sign_in_failures_per_account: int = Field(default=5, ge=1, le=10_000, alias="SIGN_IN_FAILURES_PER_ACCOUNT")
     sign_in_failures_per_address: int = Field(default=20, ge=1, le=100_000, alias="SIGN_IN_FAILURES_PER_ADDRESS")
     sign_in_failure_window_seconds: int = Field(default=900, ge=1, le=86_400, alias="SIGN_IN_FAILURE_WINDOW_SECONDS")

@@ -1,5 +1,7 @@
 """The notify service's tables (its own database): the notifications it owes, and the local copies
-of members, transfer requests and organizations it needs to address them."""
+of members and organizations it needs to address them."""
+
+import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -13,7 +15,7 @@ outbox, inbox = add_messaging_tables(metadata)
 org_directory, org_directory_representatives = add_org_directory_tables(metadata)
 
 
-def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Table, sa.Table]:
+def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table]:
     notifications = sa.Table(
         "notifications",
         metadata,
@@ -52,24 +54,12 @@ def add_notify_tables(metadata: sa.MetaData) -> tuple[sa.Table, sa.Table, sa.Tab
         sa.Column("email", sa.Text, nullable=False),
         sa.Column("role", sa.Text, nullable=False),
     )
-    transfer_requests = sa.Table(
-        "transfer_requests",
-        metadata,
-        sa.Column("transfer_id", UUID(as_uuid=True), primary_key=True),
-        sa.Column("from_org_id", UUID(as_uuid=True), nullable=False),
-        sa.Column("to_org_id", UUID(as_uuid=True), nullable=False),
-        sa.Column("requested_by", UUID(as_uuid=True)),
-        sa.Column("notify_representative", sa.Text),
-        sa.Column("cc_emails", ARRAY(sa.Text), nullable=False, server_default="{}"),
-    )
-    # The transfers whose outcome came before their request (a redelivery, a batch retried alone):
-    # the late request is then not kept, and takes the marker away, so neither table keeps a done transfer.
-    settled_transfers = sa.Table(
-        "settled_transfers",
-        metadata,
-        sa.Column("transfer_id", UUID(as_uuid=True), primary_key=True),
-    )
-    return notifications, members, transfer_requests, settled_transfers
+    return notifications, members
 
 
-notifications, members, transfer_requests, settled_transfers = add_notify_tables(metadata)
+notifications, members = add_notify_tables(metadata)
+
+
+def of_org(org_id: uuid.UUID) -> sa.ColumnElement[bool]:
+    """The notifications an org's Admins may see."""
+    return notifications.c.org_ids.contains([org_id])

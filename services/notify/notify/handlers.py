@@ -7,8 +7,9 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from notify.db import members, notifications, org_directory, settled_transfers, transfer_requests
+from notify.db import members, notifications, of_org, org_directory
 from notify.domain.mails import (
     Mail,
     expiry_mails,
@@ -20,6 +21,7 @@ from notify.domain.mails import (
 )
 from notify.metrics import NOTIFICATIONS
 from notify.settings import NotifySettings
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.auth.permissions import Role
 from shared.bulk_insert import insert_rows
 from shared.bus.consumer import BatchHandler, EventHandler, handling
@@ -29,9 +31,9 @@ from shared.events.envelope import Envelope
 from shared.events.devices import LicenseUserAssigned, LicenseUserPasswordSet
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRemoved, MemberRoleChanged
 from shared.events.secrets import EventSecrets, SecretUnreadable
-from shared.events.transfers import TransferRequested
 from shared.logging import get_logger
 from shared.org_directory import ORG_DIRECTORY_HANDLERS
+from shared.problems import Problem
 
 log = get_logger(__name__)
 
@@ -76,65 +78,26 @@ async def admin_emails(uow: UnitOfWork, org_id: uuid.UUID) -> list[str]:
     return list(result)
 
 
-async def transfer_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
-    """The transfer events of a batch, a few statements whatever its size. The requests are kept
-    first, so an outcome finds its request even when both came in the same batch."""
-    requests = [e.payload_as(TransferRequested) for e in envelopes if e.type == TransferRequested.routing_key]
-    outcomes = [(e, e.payload_as(OUTCOMES[e.type])) for e in envelopes if e.type in OUTCOMES]
-    await _lock_transfers(uow, [e.transfer_id for e in requests] + [e.transfer_id for _, e in outcomes])
-    if requests:
-        await remember_requests(uow, requests)
-    if outcomes:
-        await tell_outcomes(uow, outcomes)
-
-
 OUTCOMES = {TransferCompleted.routing_key: TransferCompleted, TransferRejected.routing_key: TransferRejected}
 
 
-async def _lock_transfers(uow: UnitOfWork, transfer_ids: list[uuid.UUID]) -> None:
-    """Replicas may handle a transfer's request and its outcome at the same time, each in its own
-    transaction blind to the other's rows: both would miss, and the request would be kept forever.
-    A lock per transfer, until commit, makes the second wait and then see the first's rows."""
-    # Taken in one order (sorted keys), so two batches do not deadlock (a rare deadlock between
-    # two runs of one batch PostgreSQL breaks, and the consumer retries that batch one by one).
-    keys = sorted({int.from_bytes(transfer_id.bytes[:8], "big", signed=True) for transfer_id in transfer_ids})
-    if keys:
-        await uow.execute(_LOCK_TRANSFERS, {"keys": keys})
-
-
-async def remember_requests(uow: UnitOfWork, events: list[TransferRequested]) -> None:
-    """Kept for the outcome's mail: whom to tell when it completes, who asked if it is rejected.
-    A request whose outcome came first is not kept: its outcome is told already, to the defaults."""
-    settled = {row[0] for row in await uow.fetch(
-        _FORGET_SETTLED, {"ids": list({event.transfer_id for event in events})}
-    )}
-    await insert_rows(uow, transfer_requests, [dict(
-        transfer_id=event.transfer_id, from_org_id=event.from_org_id, to_org_id=event.to_org_id,
-        requested_by=event.requested_by, notify_representative=event.notify_representative,
-        cc_emails=list(event.cc_emails),
-    ) for event in events if event.transfer_id not in settled], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
-
-
-async def tell_outcomes(uow: UnitOfWork, outcomes: list[tuple[Envelope, TransferCompleted | TransferRejected]]) -> None:
-    taken = {row.transfer_id: row for row in await uow.fetch(
-        _TAKE_REQUESTS, {"ids": list({event.transfer_id for _, event in outcomes})}
-    )}
-    # An outcome before its request: remembered, so the request, when it comes, is not kept.
-    await insert_rows(uow, settled_transfers, [
-        {"transfer_id": transfer_id} for transfer_id in {event.transfer_id for _, event in outcomes} - taken.keys()
-    ], on_conflict="ON CONFLICT (transfer_id) DO NOTHING")
-    # A transfer's request goes to its first outcome in the batch; a later one finds none, as one by one.
-    requests = [taken.pop(event.transfer_id, None) for _, event in outcomes]
+async def transfer_outcomes(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
+    """The transfer outcomes of a batch, a few statements whatever its size. Each outcome says
+    whom to tell (copied from the request by entitlements): a completed transfer mails the
+    representative the sender chose, with the CCs, or nobody when the sender asked for no mail;
+    a rejected one mails the member who asked."""
+    outcomes = [(e, e.payload_as(OUTCOMES[e.type])) for e in envelopes if e.type in OUTCOMES]
+    if not outcomes:
+        return
     orgs = {row.id: row for row in await uow.fetch(
         _ORGS, {"ids": list({org_id for _, event in outcomes for org_id in (event.from_org_id, event.to_org_id)})}
     )}
-    rejected = [(envelope, event, request) for (envelope, event), request in zip(outcomes, requests, strict=True)
-                if isinstance(event, TransferRejected)]
+    rejected = [(envelope, event) for envelope, event in outcomes if isinstance(event, TransferRejected)]
     rejected_recipients = await _rejected_recipients(uow, rejected) if rejected else {}
     mails = []
-    for (envelope, event), request in zip(outcomes, requests, strict=True):
+    for envelope, event in outcomes:
         if isinstance(event, TransferCompleted):
-            mail = _completed_mail(envelope, event, request, orgs)
+            mail = _completed_mail(envelope, event, orgs)
             if mail is not None:
                 mails.append((envelope, mail))
         else:
@@ -144,9 +107,13 @@ async def tell_outcomes(uow: UnitOfWork, outcomes: list[tuple[Envelope, Transfer
     await queue_all(uow, mails)
 
 
-def _completed_mail(envelope: Envelope, event: TransferCompleted, request, orgs: dict) -> Mail | None:
-    # The request names the representative; without it (never seen) the receiving org's default.
-    recipient = (request.notify_representative if request else None) or orgs[event.to_org_id].default_representative
+def _completed_mail(envelope: Envelope, event: TransferCompleted, orgs: dict) -> Mail | None:
+    if "notify_representative" in event.model_fields_set:
+        recipient, cc = event.notify_representative, event.cc_emails
+        if recipient is None:  # the sender declined the notification: nobody is mailed, not the CCs either
+            return None
+    else:  # an outcome from before the events said whom to tell: the receiving org's default
+        recipient, cc = orgs[event.to_org_id].default_representative, []
     if not recipient:
         with handling(envelope):
             log.warning("transfer completed but the receiving org has no representative to tell",
@@ -155,24 +122,23 @@ def _completed_mail(envelope: Envelope, event: TransferCompleted, request, orgs:
     return transfer_completed_mail(
         event,
         recipient=recipient,
-        cc=request.cc_emails if request else [],
+        cc=cc,
         from_org_name=orgs[event.from_org_id].name,
         to_org_name=orgs[event.to_org_id].name,
     )
 
 
-async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUID, list[str]]:
+async def _rejected_recipients(uow: UnitOfWork, rejected: list[tuple[Envelope, TransferRejected]]
+                               ) -> dict[uuid.UUID, list[str]]:
     """Event id -> whom to tell: the requester; when unknown (a system request, a member since
     removed) the sender org's Admins."""
-    requester_ids = list({request.requested_by for _, _, request in rejected
-                          if request is not None and request.requested_by is not None})
+    requester_ids = list({event.requested_by for _, event in rejected if event.requested_by is not None})
     emails = dict((await uow.session.execute(
         sa.select(members.c.id, members.c.email).where(members.c.id.in_(requester_ids))
     )).all()) if requester_ids else {}
-    requesters = {envelope.event_id: emails.get(request.requested_by) if request is not None else None
-                  for envelope, _, request in rejected}
+    requesters = {envelope.event_id: emails.get(event.requested_by) for envelope, event in rejected}
     admins: dict[uuid.UUID, list[str]] = {}
-    without = list({event.from_org_id for envelope, event, _ in rejected if not requesters[envelope.event_id]})
+    without = list({event.from_org_id for envelope, event in rejected if not requesters[envelope.event_id]})
     if without:
         for org_id, email in await uow.session.execute(
             sa.select(members.c.org_id, members.c.email)
@@ -181,7 +147,7 @@ async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUI
         ):
             admins.setdefault(org_id, []).append(email)
     recipients = {}
-    for envelope, event, _ in rejected:
+    for envelope, event in rejected:
         requester = requesters[envelope.event_id]
         recipients[envelope.event_id] = [requester] if requester else admins.get(event.from_org_id, [])
         if not recipients[envelope.event_id]:
@@ -190,28 +156,30 @@ async def _rejected_recipients(uow: UnitOfWork, rejected: list) -> dict[uuid.UUI
     return recipients
 
 
-# One transaction-scoped advisory lock per key, in the order given.
-_LOCK_TRANSFERS = DriverStatement(sa.text(
-    "SELECT pg_advisory_xact_lock(key) FROM unnest(:keys) AS key"
-).bindparams(*array_params(keys=sa.BigInteger)))
-
-# The settled markers of these transfers, removed: their late requests take them away.
-_FORGET_SETTLED = DriverStatement(sa.text(
-    "DELETE FROM settled_transfers WHERE transfer_id = ANY(:ids) RETURNING transfer_id"
-).bindparams(*array_params(ids=UUID(as_uuid=True))))
-
-# The requests, removed: a transfer has one outcome, and the table stays small.
-_TAKE_REQUESTS = DriverStatement(sa.text(
-    "DELETE FROM transfer_requests WHERE transfer_id = ANY(:ids)"
-    " RETURNING transfer_id, requested_by, notify_representative, cc_emails"
-).bindparams(*array_params(ids=UUID(as_uuid=True))))
-
 # Each org's name and default representative, either None when unknown.
 _ORGS = DriverStatement(sa.text(
     "SELECT u.id, o.name, (SELECT r.email FROM org_directory_representatives r"
     " WHERE r.org_id = u.id AND r.is_default LIMIT 1) AS default_representative"
     " FROM unnest(:ids) AS u(id) LEFT JOIN org_directory o ON o.id = u.id"
 ).bindparams(*array_params(ids=UUID(as_uuid=True))))
+
+
+async def retry_notification(session_factory: async_sessionmaker, notification_id: uuid.UUID,
+                             org_id: uuid.UUID) -> None:
+    """Queues a failed notification of the org again, with a fresh budget of attempts."""
+    async with session_factory() as session, session.begin():
+        state = await session.scalar(
+            sa.select(notifications.c.state).where(notifications.c.id == notification_id, of_org(org_id))
+            .with_for_update()
+        )
+        if state is None:
+            raise Problem(404, "No such notification in your organization.")
+        if state != "failed":
+            raise Problem(409, f"Only a failed notification can be retried; this one is {state}.")
+        await session.execute(
+            sa.update(notifications).where(notifications.c.id == notification_id)
+            .values(state="queued", attempts=0, next_attempt_at=sa.func.now())
+        )
 
 
 def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler | BatchHandler]:
@@ -275,14 +243,14 @@ def build_event_handlers(settings: NotifySettings) -> Mapping[str, EventHandler 
         **ORG_DIRECTORY_HANDLERS,
         LicenseUserAssigned.routing_key: license_user_credentials(LicenseUserAssigned),
         LicenseUserPasswordSet.routing_key: license_user_credentials(LicenseUserPasswordSet),
+        **MEMBER_TOKEN_HANDLERS,
         InviteCreated.routing_key: invited,
         InviteResent.routing_key: invited,
         MemberCreated.routing_key: member_created,
         MemberRoleChanged.routing_key: member_role_changed,
         MemberRemoved.routing_key: member_removed,
-        # The requests and the outcomes (transfers.transfer.requested, entitlements.transfer.completed
-        # and .rejected) of a batch in one handler, so the requests are stored before an outcome looks.
-        "*.transfer.*": BatchHandler(transfer_events),
+        # entitlements.transfer.completed and .rejected, a batch at a time.
+        "entitlements.transfer.*": BatchHandler(transfer_outcomes),
         EntitlementExpiringSoon.routing_key: expiry(EntitlementExpiringSoon),
         EntitlementExpired.routing_key: expiry(EntitlementExpired),
     }

@@ -59,9 +59,7 @@ def compose(
             raise ValueError(f"a header value holds a line break: {value!r}")
     text, html = render(template, context)
     parts = [_part("plain", text), _part("html", html)]
-    boundary = f"=_{uuid.uuid4().hex}"
-    while any(boundary.encode() in part for part in parts):  # "=_" never occurs in quoted-printable
-        boundary = f"=_{uuid.uuid4().hex}"
+    boundary = _boundary(parts)
     from_header, envelope_sender = _sender(sender)
     recipients = [recipient, *cc]
     headers = [
@@ -72,17 +70,42 @@ def compose(
         f"Date: {formatdate(localtime=False, usegmt=True)}",
         f"Message-ID: <{message_key}@licensing.notify>",
         "MIME-Version: 1.0",
-        f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"',
     ]
-    # A delimiter line starts with the CRLF that ends the line before it: a part keeps its last newline.
-    delimiter = b"--" + boundary.encode()
-    data = b"".join([
-        "\r\n".join(headers).encode(), b"\r\n\r\n",
-        b"\r\n".join(delimiter + b"\r\n" + part for part in parts),
-        b"\r\n", delimiter, b"--\r\n",
-    ])
+    content_type, body = "alternative", _multipart(parts, boundary)
+    if "attachment_base64" in context:  # a document (an invoice's PDF) beside the text
+        alternative = f'Content-Type: multipart/alternative;\r\n boundary="{boundary}"\r\n\r\n'.encode() + body
+        parts = [alternative, _attachment(context)]
+        content_type, boundary = "mixed", _boundary(parts)
+        body = _multipart(parts, boundary)
+    headers.append(f'Content-Type: multipart/{content_type};\r\n boundary="{boundary}"')
+    data = b"".join(["\r\n".join(headers).encode(), b"\r\n\r\n", body])
     return Outgoing(envelope_sender, recipients, data,
                     smtputf8=not (envelope_sender.isascii() and all(a.isascii() for a in recipients)))
+
+
+def _boundary(parts: list[bytes]) -> str:
+    boundary = f"=_{uuid.uuid4().hex}"
+    while any(boundary.encode() in part for part in parts):  # "=_" never occurs in quoted-printable or base64
+        boundary = f"=_{uuid.uuid4().hex}"
+    return boundary
+
+
+def _multipart(parts: list[bytes], boundary: str) -> bytes:
+    # A delimiter line starts with the CRLF that ends the line before it: a part keeps its last newline.
+    delimiter = b"--" + boundary.encode()
+    return b"".join([b"\r\n".join(delimiter + b"\r\n" + part for part in parts), b"\r\n", delimiter, b"--\r\n"])
+
+
+def _attachment(context: dict) -> bytes:
+    """The context's attachment (base64, its name and type) as a part, base64 in lines of 76."""
+    name = context["attachment_name"]
+    if not name.isascii() or any(c in name for c in '"\\\r\n'):
+        raise ValueError(f"an attachment's name must be plain ASCII: {name!r}")
+    data = binascii.a2b_base64(context["attachment_base64"])
+    lines = [binascii.b2a_base64(data[i:i + 57]).rstrip(b"\n") for i in range(0, len(data), 57)]
+    return (f'Content-Type: {context["attachment_type"]}; name="{name}"\r\n'
+            f'Content-Disposition: attachment; filename="{name}"\r\n'
+            "Content-Transfer-Encoding: base64\r\n\r\n").encode() + b"\r\n".join(lines) + b"\r\n"
 
 
 def _part(subtype: str, content: str) -> bytes:

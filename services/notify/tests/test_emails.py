@@ -5,6 +5,7 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from shared.events.entitlements import EntitlementExpired, EntitlementExpiringSoon, TransferCompleted, TransferRejected
+from shared.events.envelope import Envelope
 from shared.events.identity import InviteCreated, InviteResent, MemberCreated, MemberRoleChanged
 from shared.events.orgs import OrganizationCreated, RepresentativeInfo
 from shared.events.transfers import TransferRequested
@@ -86,7 +87,7 @@ async def test_a_completed_transfer_goes_to_the_chosen_representative_with_the_c
         product_id=uuid.uuid4(), quantity=5, notify_representative=chosen_rep, cc_emails=cc,
     )
     async with notify_app(mail_server):
-        for event in (sender, receiver, request):
+        for event in (sender, receiver):
             await publish(event)
         await publish(completed(request, quantity=5))
         [mail] = await received_by(mail_server, chosen_rep)
@@ -102,7 +103,10 @@ async def test_a_completed_transfer_goes_to_the_chosen_representative_with_the_c
     assert mail_server.to(default_rep) == []
 
 
-async def test_a_completed_transfer_without_a_chosen_representative_goes_to_the_default(mail_server, notify_app, publish):
+async def test_a_completed_transfer_whose_outcome_names_nobody_to_tell_goes_to_the_default(
+    mail_server, notify_app, publish
+):
+    """An outcome from before the events said whom to tell (no such field at all)."""
     default_rep, other_rep = unique_email("default-rep"), unique_email("other-rep")
     receiver = an_org("Customer Inc", (other_rep, False), (default_rep, True), tier="customer")
     request = TransferRequested(
@@ -111,13 +115,39 @@ async def test_a_completed_transfer_without_a_chosen_representative_goes_to_the_
     )
     async with notify_app(mail_server):
         await publish(receiver)
-        await publish(request)
-        await publish(completed(request, quantity=12))
+        await publish(from_before_whom_to_tell(completed(request, quantity=12)))
         [mail] = await received_by(mail_server, default_rep)
     assert mail.recipients == (default_rep,)
     assert mail.message["Cc"] is None
     assert "12" in mail.text() and "ENT-7" in mail.text()
     assert mail_server.to(other_rep) == []
+
+
+async def test_a_transfer_whose_sender_declined_the_notification_mails_nobody(
+    mail_server, notify_app, publish, notification_rows
+):
+    """The sender unticked "notify the representative": neither the default representative nor
+    the CCs get mail, while the next transfer's representative does."""
+    default_rep, cc, next_rep = unique_email("declined-rep"), unique_email("declined-cc"), unique_email("next-rep")
+    sender = an_org("Quiet Distri", tier="distributor")
+    receiver = an_org("Quiet Integra", (default_rep, True))
+    other = an_org("Next Integra", (next_rep, True))
+    declined = TransferRequested(
+        transfer_id=uuid.uuid4(), from_org_id=sender.org_id, to_org_id=receiver.org_id, entitlement_id="ENT-Q",
+        product_id=uuid.uuid4(), notify_representative=None, cc_emails=[cc],
+    )
+    told = TransferRequested(
+        transfer_id=uuid.uuid4(), from_org_id=sender.org_id, to_org_id=other.org_id, entitlement_id="ENT-Q",
+        product_id=uuid.uuid4(), notify_representative=next_rep,
+    )
+    async with notify_app(mail_server) as app:
+        for event in (sender, receiver, other):
+            await publish(event)
+        declined_outcome = await publish(completed(declined, quantity=4))
+        await publish(completed(told, quantity=4))
+        await received_by(mail_server, next_rep)  # handled after the declined one: the queue keeps its order
+        assert await notification_rows(app, declined_outcome.event_id) == []
+    assert mail_server.to(default_rep) == [] and mail_server.to(cc) == []
 
 
 async def test_a_rejected_transfer_goes_to_the_member_who_asked_with_the_reason(
@@ -134,10 +164,10 @@ async def test_a_rejected_transfer_goes_to_the_member_who_asked_with_the_reason(
     rejection = TransferRejected(
         transfer_id=request.transfer_id, from_org_id=sender.org_id, to_org_id=receiver.org_id,
         entitlement_id="ENT-9", product_id=request.product_id, quantity=3, reason_code="insufficient_quantity",
-        reason="Only 2 licenses of ENT-9 are available.",
+        reason="Only 2 licenses of ENT-9 are available.", requested_by=requester.member_id,
     )
     async with notify_app(mail_server) as app:
-        for event in (sender, receiver, requester, admin, request):
+        for event in (sender, receiver, requester, admin):
             await publish(event)
         rejected_event = await publish(rejection)
         mails = await received_by(mail_server, requester.email, 2)  # the welcome and the rejection
@@ -195,8 +225,18 @@ async def test_expiry_warnings_and_expiry_go_to_the_admins_of_every_holder(
 
 
 def completed(request: TransferRequested, quantity: int) -> TransferCompleted:
+    """The outcome as entitlements sends it: whom to tell copied from the request."""
     return TransferCompleted(
         transfer_id=request.transfer_id, from_org_id=request.from_org_id, to_org_id=request.to_org_id,
         entitlement_id=request.entitlement_id, product_id=request.product_id, product_name="Vision Pro",
         quantity=quantity, action="split", po_number="PO-778", sales_order="SO-123",
+        notify_representative=request.notify_representative, cc_emails=request.cc_emails,
+        requested_by=request.requested_by,
     )
+
+
+def from_before_whom_to_tell(event: TransferCompleted) -> Envelope:
+    """The event as a producer sent it before the contract had the fields saying whom to tell."""
+    envelope = Envelope.wrap(event, producer="test")
+    added = {"notify_representative", "cc_emails", "requested_by"}
+    return envelope.model_copy(update={"payload": {k: v for k, v in envelope.payload.items() if k not in added}})

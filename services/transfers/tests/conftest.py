@@ -17,7 +17,7 @@ from shared.bus.topology import declare_topology, routing_key_matches
 from shared.db import UnitOfWork
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope, EventPayload
-from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo
+from shared.events.orgs import OrganizationArchived, OrganizationCreated, OrganizationUnarchived, RepresentativeInfo
 from shared.testing import isolated_infrastructure, running
 from transfers.handlers import event_handlers
 from transfers.main import create_app
@@ -133,6 +133,10 @@ def directory(app):
 
         async def archive(self, org: Org, parent: Org) -> None:
             await handle(app, OrganizationArchived(org_id=org.id, name=org.name, tier="integrator", parent_id=parent.id))
+
+        async def unarchive(self, org: Org, parent: Org) -> None:
+            await handle(app, OrganizationUnarchived(org_id=org.id, name=org.name, tier="integrator",
+                                                     parent_id=parent.id))
 
     return Directory()
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from transfers.domain.transactions import DEFAULT_EXPORT_COLUMNS, InvalidQuery, export_columns, range_end, range_start
+from transfers.domain.log_filters import DEFAULT_EXPORT_COLUMNS, InvalidQuery, export_columns, range_end, range_start
 from shared.validation import check_email
 from transfers.domain.transfers import Representative, UnknownRepresentative, representative_to_notify
 

@@ -2,14 +2,16 @@
 transaction, published by the outbox; the destination and the body checked before anything is
 written."""
 
+import asyncio
 import json
+import time
 import uuid
 from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
 
-from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo
+from shared.events.orgs import OrganizationArchived, OrganizationCreated, RepresentativeInfo, RepresentativeRemoved
 from shared.testing import eventually
 
 
@@ -100,7 +102,51 @@ async def test_the_chosen_representative_is_told_or_nobody_when_the_sender_says_
     )
 
     assert (await stored(uuid.UUID(picked.json()["id"])))["notify_representative"] == chosen.email
-    assert (await stored(uuid.UUID(silent.json()["id"])))["notify_representative"] is None
+    declined = await stored(uuid.UUID(silent.json()["id"]))
+    # Nobody is mailed: not the representative, and not the CCs, which copy the representative's mail.
+    assert declined["notify_representative"] is None and declined["cc_emails"] == []
+
+
+async def test_the_transfer_keeps_the_representatives_as_they_were_and_the_senders_note(
+    api, apply, directory, signed_in
+):
+    sender = await directory.distributor()
+    receiver = await directory.integrator(sender, representatives=2)
+    chosen = receiver.representatives[1]
+    response = await api.post("/api/v1/transfers", json=body(
+        receiver, representative_id=str(chosen.representative_id), note="For the harbour project"),
+        headers=signed_in(sender.id))
+    assert response.status_code == 202, response.text
+    # The directory changes afterwards: the transfer still shows whom it was sent to.
+    await apply(RepresentativeRemoved(org_id=receiver.id, representative_id=chosen.representative_id,
+                                      email=chosen.email))
+
+    shown = (await api.get(response.headers["location"], headers=signed_in(sender.id))).json()
+
+    assert shown["note"] == "For the harbour project"
+    assert shown["cc_emails"] == ["customer@buyer.example"]
+    assert shown["representatives"] == [
+        {"email": rep.email, "first_name": rep.first_name, "last_name": rep.last_name, "is_default": rep.is_default,
+         "notified": rep == chosen}
+        for rep in receiver.representatives
+    ]
+
+
+async def test_an_archived_org_makes_no_outgoing_transfer(app, api, directory, signed_in):
+    distributor = await directory.distributor()
+    integrator = await directory.integrator(distributor, name="Dormant Partner")
+    customer = await directory.integrator(integrator, name="Its Customer")
+    await directory.archive(integrator, distributor)
+    before = await counts(app)
+
+    refused = await api.post("/api/v1/transfers", json=body(customer), headers=signed_in(integrator.id, tier="integrator"))
+
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["detail"] == "Dormant Partner is archived and makes no transfers."
+    assert await counts(app) == before
+    await directory.unarchive(integrator, distributor)
+    allowed = await api.post("/api/v1/transfers", json=body(customer), headers=signed_in(integrator.id, tier="integrator"))
+    assert allowed.status_code == 202, allowed.text
 
 
 @pytest.mark.parametrize(
@@ -134,7 +180,9 @@ async def test_a_bad_body_is_refused_with_the_reason_and_nothing_is_written(
     assert await counts(app) == before
 
 
-async def test_a_destination_that_is_not_the_senders_child_is_not_found(app, api, directory, signed_in):
+async def test_a_destination_that_is_not_the_senders_child_is_refused_alike_whether_it_exists_or_not(
+    app, api, directory, signed_in
+):
     sender = await directory.distributor()
     other_distributor = await directory.distributor("Other")
     others_integrator = await directory.integrator(other_distributor)
@@ -146,9 +194,44 @@ async def test_a_destination_that_is_not_the_senders_child_is_not_found(app, api
     )
 
     for response in (foreign, unknown):
-        assert response.status_code == 404, response.text
-        assert response.json()["detail"] == "The destination is not one of your integrators or customers."
+        assert response.status_code == 409, response.text
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["detail"].startswith("The destination is not one of your integrators or customers")
+    assert foreign.json() == unknown.json()
     assert await counts(app) == before
+
+
+async def test_a_transfer_to_an_integrator_created_a_moment_ago_waits_for_it(api, apply, directory, signed_in):
+    """An API client creates an integrator and transfers to it at once: the org reaches this
+    service over the bus a moment later; the request waits for it instead of refusing it."""
+    sender = await directory.distributor()
+    fresh = SimpleNamespace(id=uuid.uuid4())
+
+    asked = asyncio.create_task(api.post("/api/v1/transfers", json=body(fresh), headers=signed_in(sender.id)))
+    await asyncio.sleep(0.3)
+    assert not asked.done()
+    await apply(OrganizationCreated(
+        org_id=fresh.id, name="Just Created", tier="integrator", parent_id=sender.id,
+        representatives=[RepresentativeInfo(representative_id=uuid.uuid4(), email="rep@just.example", is_default=True)],
+    ))
+    response = await asked
+
+    assert response.status_code == 202, response.text
+    shown = await api.get(response.headers["location"], headers=signed_in(sender.id))
+    assert shown.json()["notify_representative"] == "rep@just.example"
+
+
+async def test_an_org_still_unknown_after_the_wait_gets_409_with_retry_after(app, api, directory, signed_in):
+    sender = await directory.distributor()
+    started = time.monotonic()
+
+    response = await api.post("/api/v1/transfers", json=body(SimpleNamespace(id=uuid.uuid4())),
+                              headers=signed_in(sender.id))
+
+    waited = time.monotonic() - started
+    assert response.status_code == 409 and response.headers["retry-after"] == "1"
+    assert "retry shortly" in response.json()["detail"]
+    assert app.state.settings.destination_wait_seconds <= waited < app.state.settings.destination_wait_seconds + 2
 
 
 async def test_an_archived_destination_receives_no_transfer(app, api, directory, signed_in):
@@ -230,3 +313,43 @@ async def test_the_org_directory_follows_the_orgs_events_on_the_bus(app, api, di
 
 async def _equals(value_awaitable, expected):
     return await value_awaitable == expected
+
+
+def raw(receiver, **overrides) -> bytes:
+    return json.dumps(body(receiver, **overrides)).encode()
+
+
+# Coerced values are a 422 naming the field; a body that is not one JSON reading (repeated keys,
+# not UTF-8, too deep, numbers out of range) is a 400 saying why.
+@pytest.mark.parametrize("make, status, complaint", [
+    (lambda r: raw(r, quantity="2"), 422, "quantity"),
+    (lambda r: raw(r, quantity=True), 422, "quantity"),
+    (lambda r: raw(r, quantity=2.0), 422, "quantity"),
+    (lambda r: raw(r, notify_representative="false"), 422, "notify_representative"),
+    (lambda r: raw(r, notify_representative=0), 422, "notify_representative"),
+    (lambda r: raw(r, to_org_id="{" + str(r.id) + "}"), 422, "to_org_id"),
+    (lambda r: raw(r, to_org_id=str(r.id).replace("-", "")), 422, "to_org_id"),
+    (lambda r: raw(r, quantity=1)[:-1] + b', "quantity": 500}', 400, "the key 'quantity' appears more than once"),
+    (lambda r: raw(r)[:-1] + b', "cc_emails": [{"a": 1, "a": 2}]}', 400, "the key 'a' appears more than once"),
+    (lambda r: raw(r)[:-1] + b', "extra": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", 400, "nested too deeply"),
+    (lambda r: raw(r)[:-1] + b', "extra": "\xff\xfe"}', 400, "not UTF-8"),
+    (lambda r: raw(r)[:-1] + b', "extra": ' + b"9" * 5001 + b"}", 400, "more than 20 digits"),
+    (lambda r: raw(r)[:-1] + b', "extra": 1e5000}', 400, "too large"),
+    (lambda r: raw(r)[:-1] + b', "extra": NaN}', 400, "NaN is not a JSON value"),
+], ids=["quantity-string", "quantity-true", "quantity-float", "flag-string", "flag-number", "id-braces", "id-bare",
+        "repeated-key", "repeated-nested-key", "deep-nesting", "invalid-utf8", "5001-digits", "huge-float", "nan"])
+async def test_a_body_is_taken_only_as_json_writes_it(app, api, directory, signed_in, make, status, complaint):
+    sender = await directory.distributor()
+    receiver = await directory.integrator(sender)
+    before = await counts(app)
+
+    response = await api.post("/api/v1/transfers", content=make(receiver),
+                              headers={**signed_in(sender.id), "Content-Type": "application/json"})
+
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert complaint in response.json()["detail"]
+    assert await counts(app) == before
+    # The same body, well formed, is taken.
+    assert (await api.post("/api/v1/transfers", content=raw(receiver),
+                           headers={**signed_in(sender.id), "Content-Type": "application/json"})).status_code == 202

@@ -2,7 +2,7 @@
 which double as the transactions log once completed; the org directory copy; idempotency keys."""
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.db import add_messaging_tables
 from shared.idempotency import add_idempotency_table
@@ -34,6 +34,10 @@ transfers = sa.Table(
     sa.Column("reason", sa.Text),
     sa.Column("notify_representative", sa.Text),  # the representative's email, or None: nobody told
     sa.Column("cc_emails", ARRAY(sa.Text), nullable=False, server_default="{}"),
+    # The destination's representatives when the transfer was asked for (email, names, default,
+    # notified), shown with it whatever the directory says later; and the sender's note.
+    sa.Column("representatives", JSONB, nullable=False, server_default="[]"),
+    sa.Column("note", sa.Text),
     sa.Column("requested_by", UUID(as_uuid=True)),
     sa.Column("requested_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.Column("completed_at", sa.DateTime(timezone=True)),

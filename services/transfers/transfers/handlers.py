@@ -1,19 +1,27 @@
 """The transfers service's command and its reactions to bus events: the only place its state
 changes. The ledger lives in entitlements; this service records the request and its outcome."""
 
-import uuid
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import UUID
+from fastapi.responses import JSONResponse
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bus.consumer import BatchHandler, EventHandler
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
+from shared.idempotency import claim_idempotency_key, remember_response
 from shared.logging import get_logger
 from shared.org_directory import (
-    KNOWN_ORG_COLUMNS, ORG_DIRECTORY_HANDLERS, KnownOrg, org_directory, org_directory_representatives,
+    KNOWN_ORG_COLUMNS, ORG_DIRECTORY_HANDLERS, KnownOrg, find_org, org_directory, org_directory_representatives,
     why_not_eligible)
 from shared.problems import Problem
 from transfers.db import transfers
@@ -21,72 +29,141 @@ from transfers.domain.transfers import (
     Representative,
     RequestTransfer,
     UnknownRepresentative,
-    representative_to_notify,
+    recipients,
+    representatives_at_request,
 )
 
 log = get_logger(__name__)
 
 
-async def request_transfer(uow: UnitOfWork, command: RequestTransfer) -> None:
-    """Stages the pending transfer and `TransferRequested` in the caller's unit of work (the
-    caller commits, so an Idempotency-Key answer can join the same transaction). The destination
-    is checked here, at once, against the local org directory; entitlements checks it again when
-    it applies the transfer, since the directory may change in between."""
-    destination, representatives = await _destination(uow, command.to_org_id)
-    problem = why_not_eligible(destination, command.from_org_id)
-    if problem is not None:
-        unknown = destination is None or destination.parent_id != command.from_org_id
-        raise Problem(404 if unknown else 409, problem)
+@dataclass(frozen=True)
+class Idempotency:
+    """A request's Idempotency-Key, the scope it is unique in, and the body it stands for."""
+
+    key: str
+    scope: str
+    request_body: Any
+
+
+class _DestinationNotKnown(Exception):
+    """The destination is not (yet) known here as one of the sender's orgs."""
+
+
+async def request_transfer(session_factory: async_sessionmaker, command: RequestTransfer, *,
+                           idempotency: Idempotency | None = None, destination_wait: float = 2.0) -> JSONResponse | None:
+    """Records the pending transfer and `TransferRequested` in one unit of work; with an
+    Idempotency-Key, its claim and answer too. Returns the earlier answer when the key replays one.
+
+    The destination is checked at once against the local org directory (entitlements checks it
+    again when it applies the transfer). An org created a moment ago may not have reached the
+    directory yet: the request waits for it up to `destination_wait` seconds before refusing, and
+    then answers 409 with Retry-After, never 404 for an org that exists. An id of another
+    sender's org gets the same answer after the same wait, so the answer tells nothing about it."""
     try:
-        notify = representative_to_notify(
-            representatives,
-            notify=command.notify_representative,
-            chosen_id=command.representative_id,
+        return await _record_request(session_factory, command, idempotency)
+    except _DestinationNotKnown:
+        await _wait_for_destination(session_factory, command, destination_wait)
+    try:
+        return await _record_request(session_factory, command, idempotency)
+    except _DestinationNotKnown:
+        raise Problem(409, "The destination is not one of your integrators or customers, or it was created a "
+                      "moment ago and is not known here yet; retry shortly.", headers={"Retry-After": "1"}) from None
+
+
+# Seconds between looks at the directory while a destination is awaited: soon at first (an org
+# usually arrives within a fraction of a second), then less often, so an id that never arrives
+# costs a dozen small queries, not one per tick.
+_FIRST_LOOK, _LOOK_AT_MOST_EVERY = 0.025, 0.2
+
+
+async def _wait_for_destination(session_factory: async_sessionmaker, command: RequestTransfer, wait: float) -> None:
+    deadline = time.monotonic() + wait
+    pause = _FIRST_LOOK
+    while (left := deadline - time.monotonic()) > 0:
+        await asyncio.sleep(min(pause, left))
+        pause = min(pause * 2, _LOOK_AT_MOST_EVERY)
+        async with session_factory() as session:
+            destination = await find_org(session, command.to_org_id)
+        if destination is not None and destination.parent_id == command.from_org_id:
+            return
+
+
+async def _record_request(session_factory: async_sessionmaker, command: RequestTransfer,
+                          idempotency: Idempotency | None) -> JSONResponse | None:
+    # Without a key, the transfer and its event are one statement (shared.db's one_statement);
+    # with one, the key's claim and answer share their transaction.
+    async with UnitOfWork(session_factory, producer="transfers", one_statement=idempotency is None) as uow:
+        if idempotency is not None:
+            replay = await claim_idempotency_key(uow.session, idempotency.key, scope=idempotency.scope,
+                                                 request_body=idempotency.request_body)
+            if replay is not None:
+                return replay
+        sender, destination, representatives = await _parties(uow, command)
+        if sender is not None and sender.status != "active":
+            raise Problem(409, f"{sender.name} is archived and makes no transfers.")
+        if destination is None or destination.parent_id != command.from_org_id:
+            raise _DestinationNotKnown
+        problem = why_not_eligible(destination, command.from_org_id)
+        if problem is not None:
+            raise Problem(409, problem)
+        try:
+            told = recipients(representatives, notify=command.notify_representative,
+                              chosen_id=command.representative_id, cc_emails=command.cc_emails)
+        except UnknownRepresentative as error:
+            raise Problem(422, str(error)) from error
+        common = dict(
+            from_org_id=command.from_org_id,
+            to_org_id=command.to_org_id,
+            entitlement_id=command.entitlement_id,
+            product_id=command.product_id,
+            requested_by=command.requested_by,
+            notify_representative=told.representative,
+            cc_emails=list(told.cc),
         )
-    except UnknownRepresentative as error:
-        raise Problem(422, str(error)) from error
-    common = dict(
-        from_org_id=command.from_org_id,
-        to_org_id=command.to_org_id,
-        entitlement_id=command.entitlement_id,
-        product_id=command.product_id,
-        requested_by=command.requested_by,
-        notify_representative=notify,
-        cc_emails=list(command.cc_emails),
-    )
-    uow.write_at_commit(_INSERT_TRANSFER, dict(
-        id=command.transfer_id, quantity_requested=command.quantity, status="pending", **common))
-    uow.record(
-        TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
-        visible_to=[command.from_org_id],
-        actor_org_id=command.from_org_id,
-        actor_user_id=command.requested_by,
-    )
+        uow.write_at_commit(_INSERT_TRANSFER, dict(
+            id=command.transfer_id, quantity_requested=command.quantity, status="pending", note=command.note,
+            representatives=json.dumps(representatives_at_request(representatives, told.representative)), **common))
+        uow.record(
+            TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
+            visible_to=[command.from_org_id],
+            actor_org_id=command.from_org_id,
+            actor_user_id=command.requested_by,
+        )
+        if idempotency is not None:
+            await remember_response(uow.session, idempotency.key, scope=idempotency.scope, status=202,
+                                    body={"id": str(command.transfer_id), "status": "pending"})
+        await uow.commit()
+    return None
 
 
-# The POST is the busiest path of the service: its statements are built once, not per request
-# (building and keying a statement cost more than running it through SQLAlchemy's cache), and
-# without an Idempotency-Key they run on the driver (shared.db.DriverStatement).
-_INSERT_TRANSFER = sa.insert(transfers).values({column: sa.bindparam(column) for column in (
-    "id", "quantity_requested", "status", "from_org_id", "to_org_id", "entitlement_id", "product_id", "requested_by",
-    "notify_representative", "cc_emails")})
-_DESTINATION = DriverStatement(
-    sa.select(*KNOWN_ORG_COLUMNS, org_directory_representatives.c.id.label("representative_id"),
-              org_directory_representatives.c.email, org_directory_representatives.c.is_default)
-    .select_from(org_directory.outerjoin(org_directory_representatives,
-                                         org_directory_representatives.c.org_id == org_directory.c.id))
-    .where(org_directory.c.id == sa.bindparam("org_id"))
+# The POST is the busiest path of the service: its statements are built once, not per request.
+# The representatives go as JSON text, cast in SQL: the same value on the driver and in a session.
+_INSERT_TRANSFER = sa.insert(transfers).values({
+    **{column: sa.bindparam(column) for column in (
+        "id", "quantity_requested", "status", "from_org_id", "to_org_id", "entitlement_id", "product_id",
+        "requested_by", "notify_representative", "cc_emails", "note")},
+    "representatives": sa.cast(sa.bindparam("representatives", type_=sa.Text), JSONB),
+})
+# The sender and the destination as the directory knows them, and the destination's representatives.
+_reps = org_directory_representatives.c
+_PARTIES = DriverStatement(
+    sa.select(*KNOWN_ORG_COLUMNS, _reps.id, _reps.email, _reps.is_default, _reps.first_name, _reps.last_name)
+    .select_from(org_directory.outerjoin(org_directory_representatives, sa.and_(
+        _reps.org_id == org_directory.c.id, _reps.org_id == sa.bindparam("to_org_id", type_=UUID(as_uuid=True)))))
+    .where(org_directory.c.id == sa.any_(sa.bindparam("org_ids", type_=ARRAY(UUID(as_uuid=True)))))
 )
 _REPRESENTATIVE_AT = len(KNOWN_ORG_COLUMNS)  # the representative's columns follow the org's
 
 
-async def _destination(uow: UnitOfWork, org_id: uuid.UUID) -> tuple[KnownOrg | None, list[Representative]]:
-    """The destination org as the directory knows it, and its representatives: one query."""
-    rows = await uow.fetch(_DESTINATION, {"org_id": org_id})
-    if not rows:
-        return None, []
-    destination = KnownOrg(*rows[0][:_REPRESENTATIVE_AT])
-    return destination, [Representative(*row[_REPRESENTATIVE_AT:]) for row in rows if row[_REPRESENTATIVE_AT] is not None]
+async def _parties(uow: UnitOfWork, command: RequestTransfer
+                   ) -> tuple[KnownOrg | None, KnownOrg | None, list[Representative]]:
+    """The sender and the destination (None when unknown) and the destination's representatives: one query."""
+    rows = await uow.fetch(_PARTIES, {"to_org_id": command.to_org_id,
+                                      "org_ids": [command.from_org_id, command.to_org_id]})
+    orgs = {row[0]: KnownOrg(*row[:_REPRESENTATIVE_AT]) for row in rows}
+    representatives = [Representative(*row[_REPRESENTATIVE_AT:]) for row in rows
+                       if row[0] == command.to_org_id and row[_REPRESENTATIVE_AT] is not None]
+    return orgs.get(command.from_org_id), orgs.get(command.to_org_id), representatives
 
 
 async def outcomes_reported(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
@@ -158,5 +235,6 @@ async def _log_ignored(uow: UnitOfWork, events: list[TransferCompleted | Transfe
 def event_handlers() -> dict[str, EventHandler | BatchHandler]:
     return {
         **ORG_DIRECTORY_HANDLERS,
+        **MEMBER_TOKEN_HANDLERS,
         "entitlements.transfer.*": BatchHandler(outcomes_reported),
     }

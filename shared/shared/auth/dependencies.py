@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.dependencies.models import Dependant
 
+from shared.auth.member_tokens import token_is_void
 from shared.auth.permissions import Action, is_allowed
 from shared.auth.tokens import Caller, InvalidToken, JwksVerifier, SigningKeysUnavailable
 from shared.problems import Problem
@@ -20,13 +21,28 @@ async def current_caller(request: Request) -> Caller:
         raise Problem(401, "Sign in first: send 'Authorization: Bearer <access token>'.",
                       headers={"WWW-Authenticate": "Bearer"})
     try:
-        return await verifier.verify(token)
+        caller = await verifier.verify(token)
     except SigningKeysUnavailable as error:
         raise Problem(503, "Sign-in cannot be checked right now: the identity service is unreachable.",
                       headers={"Retry-After": "5"}) from error
     except InvalidToken as error:
         raise Problem(401, f"The access token is not valid ({error}). Sign in again.",
                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}) from error
+    return await still_current(request, caller)
+
+
+async def still_current(request: Request, caller: Caller) -> Caller:
+    """The caller as it stands now. A service may set `app.state.current_member` (identity reads
+    the member's own row); one with a database asks its read model of voided tokens; one without
+    (the gateway) forwards to the services, which ask theirs."""
+    current_member = getattr(request.app.state, "current_member", None)
+    if current_member is not None:
+        return await current_member(request, caller)
+    session_factory = getattr(request.app.state, "session_factory", None)
+    if session_factory is not None and await token_is_void(session_factory, caller.user_id, caller.token_version):
+        raise Problem(401, "Your role or membership has changed since you signed in. Sign in again.",
+                      headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return caller
 
 
 CurrentCaller = Annotated[Caller, Depends(current_caller)]

@@ -58,11 +58,20 @@ class Action(StrEnum):
     RESET_DEVICES = "devices:reset"
     VIEW_LICENSE_USERS = "license_users:view"
     MANAGE_LICENSE_USERS = "license_users:manage"
+    VIEW_PLANS = "plans:view"
+    MANAGE_PLANS = "plans:manage"
+    VIEW_SUBSCRIPTIONS = "subscriptions:view"
+    MANAGE_SUBSCRIPTIONS = "subscriptions:manage"
+    REDEEM_CLAIMS = "claims:redeem"
+    VIEW_INVOICES = "invoices:view"
+    MANAGE_INVOICES = "invoices:manage"
 
 
 _EVERY_ROLE = frozenset(Role)
 _VIEW_LICENSES = _EVERY_ROLE
 _AUDIT_READERS = frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR})
+_RESELLERS = frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR})
+_ACCOUNT_MANAGERS = frozenset({Role.ADMIN, Role.PROJECT_MANAGER})
 
 # (action) -> roles allowed, and the tiers where the action exists at all.
 PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
@@ -103,6 +112,16 @@ PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
     Action.RESET_DEVICES: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
     Action.VIEW_LICENSE_USERS: (frozenset({Tier.CUSTOMER}), _EVERY_ROLE),
     Action.MANAGE_LICENSE_USERS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    # The licence console (document 5): the account manager (Admin or Project Manager of a
+    # reseller) keeps plans, licences and invoices; the customer's Admin redeems claim codes.
+    Action.VIEW_PLANS: (_RESELLERS, _EVERY_ROLE),
+    Action.MANAGE_PLANS: (_RESELLERS, _ACCOUNT_MANAGERS),
+    Action.VIEW_SUBSCRIPTIONS: (frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR, Tier.CUSTOMER}), _EVERY_ROLE),
+    Action.MANAGE_SUBSCRIPTIONS: (_RESELLERS, _ACCOUNT_MANAGERS),
+    Action.REDEEM_CLAIMS: (frozenset({Tier.CUSTOMER}), frozenset({Role.ADMIN})),
+    Action.VIEW_INVOICES: (frozenset({Tier.DISTRIBUTOR, Tier.INTEGRATOR, Tier.CUSTOMER}),
+                           frozenset({Role.ADMIN, Role.PROJECT_MANAGER, Role.AUDITOR, Role.VIEWER})),
+    Action.MANAGE_INVOICES: (_RESELLERS, _ACCOUNT_MANAGERS),
 }
 
 

@@ -5,8 +5,9 @@ are refused. Keys are cached and refetched when an unknown key id appears (key r
 
 A token once verified is remembered until it expires: a client sends the same access token with
 every request, and checking its signature again (and decoding it) each time was a visible part of
-every service's CPU (py-spy). Access tokens are not revoked before they expire (sign-out revokes
-the refresh token), so the remembered answer stays right; refetched keys forget them all.
+every service's CPU (py-spy). What is remembered is the signature's answer only: whether the
+member's token has been voided since (a role change, a removal) is asked on every request
+(shared.auth.member_tokens). Refetched keys forget them all.
 """
 
 import asyncio
@@ -39,6 +40,7 @@ class Caller:
     tier: Tier
     role: Role
     email: str
+    token_version: int = 0  # the member's token version when the token was issued (shared.auth.member_tokens)
 
 
 class JwksVerifier:
@@ -85,6 +87,7 @@ class JwksVerifier:
                 tier=Tier(claims["tier"]),
                 role=Role(claims["role"]),
                 email=claims.get("email", ""),
+                token_version=int(claims.get("ver", 0)),
             )
             return caller, float(claims["exp"])
         except (jwt.PyJWTError, KeyError, ValueError) as error:

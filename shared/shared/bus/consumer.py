@@ -7,10 +7,8 @@ one, so a failing message is retried alone: after the queue's delivery limit it 
 A message that is not a valid envelope is dead-lettered at once. The consumer never stops for one.
 While behind, it waits a moment before a batch, for more messages to share it (shared.bus.linger).
 
-It consumes on aiormq's channel, under aio-pika's: aio-pika wraps every delivery in an
-IncomingMessage, which cost a quarter of the client's CPU per message (bench/consume_overhead.py).
-aio-pika's robust channel still reconnects, reopens and redeclares; the consumer itself, which
-aio-pika does not know, is checked for and made again on the reopened channel here.
+It consumes on aiormq's channel beneath aio-pika's robust one (shared.bus.underlay): aio-pika
+reconnects, reopens and redeclares, and the consumer is made again on each reopened channel.
 """
 
 import asyncio
@@ -24,7 +22,6 @@ from datetime import UTC, datetime
 import aio_pika
 import sqlalchemy as sa
 import structlog
-from aiormq.abc import DeliveredMessage
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind
 from pydantic import ValidationError
@@ -35,7 +32,9 @@ from shared import context
 from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
+from shared.bus import underlay
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
+from shared.bus.underlay import DeliveredMessage
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
@@ -43,10 +42,6 @@ from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DE
 from shared.tracing import extract_trace_context, tracer
 
 log = get_logger(__name__)
-
-# How often a consumer checks that it still consumes: after the broker comes back, aio-pika reopens
-# the channel, and the consumer starts again on it within this.
-CONSUMER_CHECK_SECONDS = 0.5
 
 EventHandler = Callable[[UnitOfWork, Envelope], Awaitable[None]]
 
@@ -91,48 +86,25 @@ class EventConsumer:
         self._linger = Linger(service, "consumer", linger, behind_after)
         self._received: asyncio.Queue[DeliveredMessage] = asyncio.Queue()
         self._consumer_tag = f"{self.queue.name}.{uuid.uuid4().hex}"
+        self.channel: aio_pika.abc.AbstractRobustChannel | None = None  # while it runs
 
     async def run(self) -> None:
         connection = await connect(self._amqp_url, f"{self.service}-consumer")
         try:
-            channel = await connection.channel()
+            self.channel = channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
             await declare_topology(channel, self._exchange_name)
-            await self._consume(channel)
+            await underlay.consume(channel, self.queue.name, self._deliver, self._consumer_tag)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_depths(channel))
-                tasks.create_task(self._keep_consuming(channel))
                 while True:
                     raise_if_cancelled()  # a stop lost inside aio-pika's wait_for must still end the consumer
                     await self.handle_batch(await self._next_batch())
         finally:
             await connection.close()
 
-    async def _consume(self, channel: aio_pika.abc.AbstractChannel) -> None:
-        """Consumes the queue on aiormq's channel under `channel`, unless that channel does already.
-        After a reconnect it is a new channel, with no consumer of ours: deliveries of the old one
-        still waiting here are handled, and their acks fail harmlessly (the broker redelivers them
-        and the inbox knows them)."""
-        underlay = await channel.get_underlay_channel()
-        if underlay.is_closed or self._consumer_tag in underlay.consumers:
-            return
-        try:
-            await underlay.basic_consume(self.queue.name, self._deliver, consumer_tag=self._consumer_tag)
-        except BaseException:
-            underlay.consumers.pop(self._consumer_tag, None)  # aiormq records it before the broker says yes
-            raise
-
     async def _deliver(self, message: DeliveredMessage) -> None:
         self._received.put_nowait(message)
-
-    async def _keep_consuming(self, channel: aio_pika.abc.AbstractChannel) -> None:
-        while True:
-            raise_if_cancelled()
-            await asyncio.sleep(CONSUMER_CHECK_SECONDS)
-            try:
-                await self._consume(channel)
-            except Exception as error:  # the channel closing again meanwhile: the next check tries again
-                log.info("could not consume yet; trying again", queue=self.queue.name, error=repr(error))
 
     async def _next_batch(self) -> list[DeliveredMessage]:
         batch = [await self._received.get()]
@@ -147,7 +119,7 @@ class EventConsumer:
         for message in messages:
             envelope = self._parse(message)
             if envelope is None:
-                await _settle(message.channel.basic_reject(message.delivery_tag, requeue=False))
+                await _settle(underlay.reject(message))
                 EVENTS_CONSUMED.labels(self.service, "dead-lettered").inc()
             else:
                 parsed.append((message, envelope))
@@ -163,7 +135,7 @@ class EventConsumer:
             return
         # Delivery tags rise in the order messages arrive, and every earlier one is settled already.
         last = parsed[-1][0]
-        await _settle(last.channel.basic_ack(last.delivery_tag, multiple=True))
+        await _settle(underlay.ack(last, multiple=True))
         EVENTS_CONSUMED.labels(self.service, "handled").inc(len(parsed))
 
     async def _handle_alone(self, item: tuple[DeliveredMessage, Envelope]) -> None:
@@ -173,12 +145,12 @@ class EventConsumer:
         except Exception:
             log.exception("event handler failed; the broker will redeliver it", event_id=str(envelope.event_id),
                           event_type=envelope.type,
-                          delivery_count=(message.header.properties.headers or {}).get("x-delivery-count", 0))
+                          delivery_count=underlay.delivery_count(message))
             # Requeued: the quorum queue counts deliveries and dead-letters it past the limit.
-            await _settle(message.channel.basic_nack(message.delivery_tag, requeue=True))
+            await _settle(underlay.requeue(message))
             EVENTS_CONSUMED.labels(self.service, "failed").inc()
             return
-        await _settle(message.channel.basic_ack(message.delivery_tag))
+        await _settle(underlay.ack(message))
         EVENTS_CONSUMED.labels(self.service, "handled").inc()
 
     async def _handle_in_one_transaction(self, items: list[tuple[DeliveredMessage, Envelope]]) -> None:
@@ -225,7 +197,7 @@ class EventConsumer:
         except ValidationError as error:
             log.error(
                 "unreadable message sent to the dead-letter queue",
-                message_id=message.header.properties.message_id,
+                message_id=underlay.message_id(message),
                 routing_key=message.routing_key,
                 error=str(error).splitlines()[0],
             )

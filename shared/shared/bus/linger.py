@@ -3,9 +3,8 @@ so that the events coming meanwhile share one transaction.
 
 Each batch costs a transaction whatever its size (for the relay also a claim and a mark), and
 every round trip wakes another process. Handled as they came, one or two at a time, the events of
-a moderate load (150 transfers per second on the bench's 2 cores) kept both cores busy with those
-fixed costs; every hop then queued behind the others, and a transfer took a quarter of a second
-end to end where the same system, flat out, handles twice that rate (bench/README.md, session 8).
+a moderate load keep the cores busy with those fixed costs; every hop then queues behind the
+others, and a transfer takes far longer end to end than the same system needs flat out.
 
 Waiting only while behind keeps a quiet system's latency: an event that comes on time goes at
 once. "Behind" is the lag of the oldest event of the batch, less the time this worker itself just

@@ -14,8 +14,6 @@ the removal is a second layer, so that not even ciphertext outlives its use.
 import asyncio
 import contextlib
 
-import aio_pika
-import aiormq
 import asyncpg
 import sqlalchemy as sa
 from opentelemetry.trace import SpanKind
@@ -25,6 +23,7 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus.topology import declare_topology
+from shared.bus.underlay import Publisher, publish
 from shared.db import OUTBOX_CHANNEL, DriverStatement, driver_connection
 from shared.events.catalog import CONTRACTS
 from shared.logging import get_logger
@@ -41,7 +40,7 @@ _CLAIM = DriverStatement(sa.text(
 _MARK = DriverStatement(sa.text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"))
 _BACKLOG = sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
 _PURGE = sa.text("DELETE FROM outbox WHERE published_at < now() - interval '1 day'")
-_FEWEST_IN_FLIGHT = 10
+FEWEST_IN_FLIGHT = 10
 _CONFIRM_TIMEOUT = 30.0  # seconds
 SECRETS_KEPT_SECONDS = 300  # long enough for anything reading a fresh event from the outbox
 _SCRUB = sa.text(
@@ -73,20 +72,26 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._wakeup = asyncio.Event()
         self._linger = Linger(service, "relay", linger, behind_after)
-        self._exchange: aio_pika.abc.AbstractExchange | None = None
-        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._publisher = Publisher(amqp_url, f"{service}-relay")
+
+    @property
+    def in_flight(self) -> int:
+        """How many events the next batch may take: halved after a failed batch, doubled after a good one."""
+        return self._in_flight
 
     async def run(self) -> None:
         """Publish until cancelled; broker and database outages are waited out, never fatal."""
-        self._connection = await connect(self._amqp_url, f"{self.service}-relay")
+        connection = await connect(self._amqp_url, f"{self.service}-relay topology")  # waits for the broker
         try:
-            channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
-            self._exchange = await declare_topology(channel, self._exchange_name)
+            await declare_topology(await connection.channel(), self._exchange_name)
+        finally:
+            await connection.close()
+        try:
             async with self._listening(), asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_backlog())
                 await self._publish_forever()
         finally:
-            await self._connection.close()
+            await self._publisher.close()
 
     async def _publish_forever(self) -> None:
         failures = 0
@@ -101,7 +106,7 @@ class OutboxRelay:
                 failures += 1
                 # A broker too slow to confirm a whole batch in time (a loaded machine) is sent
                 # less at once: resending all of it would only add to what it must get through.
-                self._in_flight = max(_FEWEST_IN_FLIGHT, self._in_flight // 2)
+                self._in_flight = max(FEWEST_IN_FLIGHT, self._in_flight // 2)
                 log.warning("outbox relay batch failed", error=repr(error), attempt=failures,
                             next_batch_size=self._in_flight)
                 await asyncio.sleep(min(0.1 * 2**failures, 5.0))
@@ -114,13 +119,12 @@ class OutboxRelay:
 
     async def publish_batch(self) -> int:
         """Publish one batch of unsent rows; returns how many were confirmed by the broker."""
-        assert self._exchange is not None
         async with driver_connection(self._engine) as conn, conn.transaction():
             rows = await conn.fetch(_CLAIM, {"limit": self._in_flight})
             if not rows:
                 return 0
             self._linger.batch_taken(rows[0].age)  # rows come oldest first
-            channel = await self._exchange.channel.get_underlay_channel()  # the one after a reconnection, too
+            channel = await self._publisher.channel()  # connected again if it was lost
             outcomes = await asyncio.gather(*(self._publish(channel, row) for row in rows), return_exceptions=True)
             confirmed = [row.id for row, outcome in zip(rows, outcomes, strict=True) if outcome is None]
             if confirmed:
@@ -132,30 +136,17 @@ class OutboxRelay:
             raise RuntimeError(f"{failed} of {len(rows)} events not confirmed by the broker: {first_error!r}")
         return len(confirmed)
 
-    async def _publish(self, channel: aiormq.abc.AbstractChannel, row) -> None:
+    async def _publish(self, channel, row) -> None:
         headers = {"traceparent": row.traceparent} if row.traceparent else {}
         with tracer().start_as_current_span(
             f"{row.routing_key} publish", context=extract_trace_context(headers), kind=SpanKind.PRODUCER
         ):
-            # On aiormq's channel under aio-pika's: aio-pika's Message and Exchange.publish cost
-            # more than the publish itself, and (its only way) wait for each frame to be written
-            # before the next is queued, so a batch went out a frame per turn of the event loop.
-            # Without that wait the batch's frames share sends (shared.bus.connection.TurnWriter);
-            # the channel's bounded frame queue still holds publishers back when the socket is slow.
-            await channel.basic_publish(
-                row.body.encode(),
-                exchange=self._exchange.name,
-                routing_key=row.routing_key,
-                properties=aiormq.spec.Basic.Properties(
-                    message_id=str(row.event_id), content_type="application/json",
-                    delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value, headers=headers),
-                mandatory=True,  # a returned (unroutable) event fails its publish: it stays unsent
-                # Generous: a confirm that comes late is still a confirm, while a timeout sends the
-                # event again to every consumer (inboxes drop the copy, after work). Seen: 182 of
-                # 500 confirms took over 10 s with every core busy.
-                timeout=_CONFIRM_TIMEOUT,
-                wait=False,
-            )
+            # Mandatory: a returned (unroutable) event fails its publish, and stays unsent. The
+            # timeout is generous: a confirm that comes late is still a confirm, while a timeout
+            # sends the event again to every consumer (inboxes drop the copy, after work); on a
+            # machine with every core busy, confirms have taken over ten seconds.
+            await publish(channel, row.body.encode(), exchange=self._exchange_name, routing_key=row.routing_key,
+                          message_id=str(row.event_id), headers=headers, timeout=_CONFIRM_TIMEOUT)
 
     @contextlib.asynccontextmanager
     async def _listening(self):

@@ -39,10 +39,15 @@ CONSUMERS: dict[str, ConsumerQueue] = {
         ConsumerQueue("audit", ("#",)),
         ConsumerQueue("notify", ("#",)),
         ConsumerQueue("identity", ("orgs.#",)),
-        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#")),
-        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#")),
+        ConsumerQueue("entitlements", ("transfers.transfer.requested", "orgs.#", "identity.member.*",
+                                       "billing.subscription.reservation_requested", "billing.subscription.assigned",
+                                       "billing.subscription.deleted")),
+        ConsumerQueue("transfers", ("entitlements.transfer.*", "orgs.#", "identity.member.*")),
+        ConsumerQueue("orgs", ("identity.member.*",)),
+        ConsumerQueue("billing", ("entitlements.reservation.*", "orgs.#", "identity.member.*")),
         ConsumerQueue("devices", ("entitlements.product.created", "entitlements.entitlement.issued",
-                                  "entitlements.activation.*", "orgs.#")),
+                                  "entitlements.activation.*", "orgs.#", "identity.member.*",
+                                  "billing.subscription.paused", "billing.subscription.resumed")),
     )
 }
 

@@ -1,13 +1,13 @@
 """Every event contract by routing key: for consumers that handle events generically (audit
 stores them all) and need to know a contract's properties, such as its secret fields."""
 
-from shared.events import devices, entitlements, identity, orgs, transfers
+from shared.events import billing, devices, entitlements, identity, orgs, transfers
 from shared.events.envelope import EventPayload
 
 
 def _contracts() -> dict[str, type[EventPayload]]:
     found: dict[str, type[EventPayload]] = {}
-    for module in (devices, entitlements, identity, orgs, transfers):
+    for module in (billing, devices, entitlements, identity, orgs, transfers):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, EventPayload) and "routing_key" in vars(value):
                 found[value.routing_key] = value

@@ -88,6 +88,12 @@ class TransferCompleted(EventPayload):
     action: str  # "transfer" (the whole available quantity) or "split" (a chosen part)
     po_number: str | None = None
     sales_order: str | None = None
+    # Added: copied from the request, so a consumer mails from the outcome alone. The email of the
+    # receiving org's representative to tell (None: the sender asked to tell nobody), the CCs of
+    # that mail, and the member who asked. An event without them predates them.
+    notify_representative: str | None = None
+    cc_emails: list[str] = []
+    requested_by: uuid.UUID | None = None
 
 
 class TransferRejected(EventPayload):
@@ -105,6 +111,10 @@ class TransferRejected(EventPayload):
     # unknown_line
     reason_code: str
     reason: str
+    # Added: copied from the request, as on TransferCompleted.
+    notify_representative: str | None = None
+    cc_emails: list[str] = []
+    requested_by: uuid.UUID | None = None
 
 
 class LicensesActivated(EventPayload):
@@ -119,6 +129,8 @@ class LicensesActivated(EventPayload):
     project_name: str
     project_manager: str | None = None
     serial_number: str | None = None
+    # Set when the activation is a subscription licence's (billing): its devices follow the licence's pause.
+    subscription_id: uuid.UUID | None = None
 
 
 class ActivationDeactivated(EventPayload):
@@ -136,3 +148,53 @@ class ActivationDeactivated(EventPayload):
     project_name: str
     serial_number: str | None = None
     available_after: int  # what the org has available of the line once the licenses are back
+
+
+class ReservationMade(EventPayload):
+    """A subscription licence's quantity left the seller's holding as a reservation."""
+
+    routing_key = "entitlements.reservation.made"
+
+    subscription_id: uuid.UUID
+    seller_org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    product_name: str
+    quantity: int
+    available_after: int
+
+
+class ReservationRejected(EventPayload):
+    routing_key = "entitlements.reservation.rejected"
+
+    subscription_id: uuid.UUID
+    seller_org_id: uuid.UUID
+    entitlement_id: str
+    product_id: uuid.UUID
+    quantity: int
+    reason_code: str
+    reason: str
+
+
+class ReservationConverted(EventPayload):
+    """A reservation became the customer's activation (`entitlements.activation.created` follows
+    with the same `activation_id`)."""
+
+    routing_key = "entitlements.reservation.converted"
+
+    subscription_id: uuid.UUID
+    seller_org_id: uuid.UUID
+    customer_org_id: uuid.UUID
+    activation_id: uuid.UUID
+    quantity: int
+
+
+class ReservationReleased(EventPayload):
+    """An unused reservation went back to the seller's holding."""
+
+    routing_key = "entitlements.reservation.released"
+
+    subscription_id: uuid.UUID
+    seller_org_id: uuid.UUID
+    quantity: int
+    available_after: int

@@ -68,11 +68,40 @@ class MemberRoleChanged(EventPayload):
     old_role: str
     new_role: str
     email: str | None = None  # optional, for the audit log's message
+    # The member's access tokens carry a version ("ver"); those older than this are void everywhere
+    # (shared.auth.member_tokens). Absent from events of producers that predate it.
+    token_version: int | None = None
 
 
 class MemberRemoved(EventPayload):
+    """Every access token of the member is void from now on, whatever its version."""
+
     routing_key = "identity.member.removed"
 
     member_id: uuid.UUID
     org_id: uuid.UUID
     email: str
+    token_version: int | None = None
+
+
+class InviteWithdrawn(EventPayload):
+    """A pending invite ended because its email accepted another organization's invite: its link
+    now says so. Carries no token."""
+
+    routing_key = "identity.invite.withdrawn"
+
+    invite_id: uuid.UUID
+    org_id: uuid.UUID
+    email: str
+
+
+class FirstAdminInviteFailed(EventPayload):
+    """A new organization's first Admin could not be invited: never skipped silently, but
+    reported to the organization that created it (and to the new one), whose audit logs show it."""
+
+    routing_key = "identity.invite.failed"
+
+    org_id: uuid.UUID
+    parent_id: uuid.UUID | None = None
+    email: str | None = None  # the address that could not be invited, when there was one
+    reason: str

@@ -36,6 +36,8 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
     "identity.invite.created": "Invited {email} as {role}",
     "identity.invite.resent": "Invite to {email} resent",
     "identity.invite.deleted": "Invite to {email} deleted",
+    "identity.invite.withdrawn": "Invite to {email} withdrawn: the person joined another organization",
+    "identity.invite.failed": "The new organization's first Admin could not be invited: {reason}",
     "identity.member.role_changed": (
         "Role of {email} changed from {old_role} to {new_role}",
         "Role of a member changed from {old_role} to {new_role}",

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, time as day_time, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.domain.commands import ActivateDevice
@@ -19,7 +19,6 @@ from devices.domain.rate_limit import retry_after
 from devices.handlers import DeviceRefused, activate_device, deactivate_device, lifecycle
 from devices.validation import license_and_device
 from shared.db import UnitOfWork
-from shared.lean_path import read_body, validated
 from shared.problems import Problem, problem_response
 from shared.validation import Email, Text
 
@@ -131,9 +130,6 @@ async def activate(request: Request, body: ActivateIn):
     return JSONResponse(device_view(device), status_code=201 if created else 200)
 
 
-VALIDATE_PATH = f"{DEVICE_PATH}/validate"
-
-
 @router.post("/validate")
 async def validate(request: Request, body: ValidateIn):
     """Always 200 with the answer in `code` (valid: VALID or IN_GRACE), but for a 429 or bad input."""
@@ -151,13 +147,6 @@ async def validate(request: Request, body: ValidateIn):
             answer["device"] = device_view(_device_of_row(row))
             request.app.state.validations.saw(row["device_id"])
     return {"valid": code in VALID_CODES, "code": code.value, "detail": DETAILS[code], **answer}
-
-
-async def validate_lean(request: Request) -> Response:
-    """The validation on the lean path (shared.lean_path): the field hits it most; it takes no
-    token and no header, so the body's checks are all FastAPI would do before `validate`."""
-    body, _ = validated(request, await read_body(request), ValidateIn, {})
-    return JSONResponse(await validate(request, body))
 
 
 @router.post("/deactivate", status_code=204)

@@ -11,41 +11,37 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from entitlements.api.idempotency import idempotency_scope
+from entitlements import handlers
 from entitlements.api.listing import Order, SearchText, window_of
 from entitlements.db import activations, products
-from entitlements.domain.transfers import Refusal
-from entitlements.ledger import ActivationRequest, find_line
-from entitlements.ledger import activate as ledger_activate
-from entitlements.ledger import deactivate as ledger_deactivate
+from entitlements.domain.commands import ActivateLicenses, DeactivateActivation
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.csv_export import CsvFile, csv_response
 from shared.db import UnitOfWork
-from shared.events.entitlements import ActivationDeactivated, LicensesActivated
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.keyset import Window
 from shared.pagination import Cursor, Limit, Page
-from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledText
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, whole_number
 
-router = APIRouter(prefix="/api/v1/activations", tags=["activations"])
+router = APIRouter(prefix="/api/v1/activations", tags=["activations"], route_class=StrictJsonRoute)
 
-Text = Annotated[FilledText, Field(max_length=200)]
+Text = Annotated[FilledLine, Field(max_length=200)]
 
 
 class ActivationIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    entitlement_id: Annotated[FilledText, Field(max_length=40)]
+    entitlement_id: Annotated[FilledLine, Field(max_length=40)]
     product_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=1_000_000_000)]
+    quantity: whole_number(ge=1, le=1_000_000_000)
     project_name: Text
     project_manager: Text | None = None
-    serial_number: Annotated[FilledText, Field(max_length=100)] | None = None
+    serial_number: Annotated[FilledLine, Field(max_length=100)] | None = None
 
 
 class ActivationOut(BaseModel):
@@ -70,35 +66,15 @@ async def activate(
     request: Request, body: ActivationIn, idempotency_key: IdempotencyKey = None,
     caller: Caller = require(Action.ACTIVATE_LICENSES),
 ):
-    scope = idempotency_scope(caller, "POST /api/v1/activations")
+    command = ActivateLicenses(org_id=caller.org_id, activated_by=caller.user_id,
+                               activated_by_name=caller.email or None, **body.model_dump())
     async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
-        session = uow.session
-        replay = await claim_idempotency_key(session, idempotency_key, scope=scope, request_body=body.model_dump())
-        if replay is not None:
-            return replay
-        line = await find_line(session, body.entitlement_id, body.product_id)
-        outcome = None if line is None else await ledger_activate(session, line, ActivationRequest(
-            org_id=caller.org_id, quantity=body.quantity, project_name=body.project_name,
-            project_manager=body.project_manager, serial_number=body.serial_number, activated_by=caller.user_id,
-            activated_by_name=caller.email or None,
-        ))
-        if outcome is None or (isinstance(outcome, Refusal) and outcome.code == "unknown_line"):
-            raise Problem(404, f"You hold no licenses of product {body.product_id} in entitlement {body.entitlement_id}.")
-        if isinstance(outcome, Refusal):
-            raise Problem(409, outcome.reason, title=outcome.code)
-        activation_id = outcome
-        row = (await session.execute(sa.select(activations).where(activations.c.id == activation_id))).mappings().one()
-        uow.record(
-            LicensesActivated(
-                activation_id=activation_id, org_id=caller.org_id, entitlement_id=line.entitlement_id,
-                product_id=line.product_id, product_name=line.product_name, quantity=body.quantity,
-                project_name=body.project_name, project_manager=body.project_manager,
-                serial_number=body.serial_number,
-            ),
-            visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
-        )
-        answer = ActivationOut.model_validate({**row, "product_name": line.product_name})
-        await remember_response(session, idempotency_key, scope=scope, status=201, body=answer)
+        async def activated() -> ActivationOut:
+            return ActivationOut.model_validate(await handlers.activate_licenses(uow, command))
+
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/activations"),
+                                  request_body=body.model_dump(), status=201, work=activated)
         await uow.commit()
     return answer
 
@@ -115,30 +91,14 @@ async def deactivate(
     An activation already deactivated is a 409 and changes nothing (with an Idempotency-Key, a retry
     of the request that did it replays its answer). Another org's activation is a 404. An expired or
     suspended entitlement does not prevent it: returning licenses creates and spends nothing."""
-    scope = idempotency_scope(caller, f"POST /api/v1/activations/{activation_id}/deactivate")
+    command = DeactivateActivation(org_id=caller.org_id, activation_id=activation_id, deactivated_by=caller.user_id)
     async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
-        session = uow.session
-        replay = await claim_idempotency_key(session, idempotency_key, scope=scope,
-                                             request_body={"activation_id": activation_id})
-        if replay is not None:
-            return replay
-        outcome = await ledger_deactivate(session, activation_id, org_id=caller.org_id, actor_user_id=caller.user_id)
-        if isinstance(outcome, Refusal):
-            raise Problem(404 if outcome.code == "unknown_activation" else 409, outcome.reason, title=outcome.code)
-        row = outcome.activation
-        product_name = (await session.execute(
-            sa.select(products.c.name).where(products.c.id == row["product_id"]))).scalar_one()
-        uow.record(
-            ActivationDeactivated(
-                activation_id=activation_id, org_id=caller.org_id, entitlement_id=row["entitlement_id"],
-                product_id=row["product_id"], product_name=product_name, quantity=row["quantity"],
-                project_name=row["project_name"], serial_number=row["serial_number"],
-                available_after=outcome.available_after,
-            ),
-            visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
-        )
-        answer = ActivationOut.model_validate({**row, "product_name": product_name})
-        await remember_response(session, idempotency_key, scope=scope, status=200, body=answer)
+        async def deactivated() -> ActivationOut:
+            return ActivationOut.model_validate(await handlers.deactivate_activation(uow, command))
+
+        scope = idempotency_scope(caller, f"POST /api/v1/activations/{activation_id}/deactivate")
+        answer = await idempotent(uow.session, idempotency_key, scope=scope,
+                                  request_body={"activation_id": activation_id}, status=200, work=deactivated)
         await uow.commit()
     return answer
 

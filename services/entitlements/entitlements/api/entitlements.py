@@ -11,26 +11,26 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from entitlements.api.idempotency import idempotency_scope
+from entitlements import handlers
 from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.api.scope import held_by, held_lines
-from entitlements.db import entitlement_lines, entitlement_number, entitlements, products
-from entitlements.domain.entitlements import STATUSES, entitlement_id_for, repeated
-from entitlements.ledger import change_holding, today
+from entitlements.db import entitlement_lines, entitlements, products
+from entitlements.domain.commands import IssueEntitlement, OrderLine
+from entitlements.domain.entitlements import STATUSES, repeated
+from entitlements.ledger import today
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.entitlements import EntitlementIssued, EntitlementLine
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
-from shared.org_directory import find_org
+from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledText, Text
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, Text, whole_number
 
-router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"])
+router = APIRouter(prefix="/api/v1/entitlements", tags=["entitlements"], route_class=StrictJsonRoute)
 
 MAX_QUANTITY = 1_000_000_000
 EARLIEST, LATEST = date(1990, 1, 1), date(2999, 12, 31)
@@ -38,14 +38,14 @@ NEVER = date(9999, 12, 31)  # sorts an entitlement without expiration after ever
 # The document cannot bound a date, but a pattern on its year tells the same.
 OrderDate = Annotated[date, Field(ge=EARLIEST, le=LATEST, json_schema_extra={"pattern": r"^(199[0-9]|2[0-9]{3})-"})]
 EntitlementId = Annotated[Text, Field(min_length=1, max_length=40)]
-Reference = Annotated[FilledText, Field(max_length=100)]
+Reference = Annotated[FilledLine, Field(max_length=100)]
 
 
 class LineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     product_id: uuid.UUID
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: whole_number(ge=1, le=MAX_QUANTITY)
 
 
 class EntitlementIn(BaseModel):
@@ -126,50 +126,21 @@ async def issue_entitlement(
 ):
     if caller.tier != Tier.VENDOR:
         raise Problem(403, "Only the vendor issues entitlements.")
-    scope = idempotency_scope(caller, "POST /api/v1/entitlements")
+    command = IssueEntitlement(
+        vendor_id=caller.org_id, issued_by=caller.user_id, distributor_id=body.distributor_id,
+        sales_order=body.sales_order, po_number=body.po_number, order_date=body.order_date,
+        expiration_date=body.expiration_date,
+        lines=tuple(OrderLine(line.product_id, line.quantity) for line in body.lines),
+    )
     async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
-        session = uow.session
-        replay = await claim_idempotency_key(session, idempotency_key, scope=scope, request_body=body.model_dump())
-        if replay is not None:
-            return replay
-        distributor = await find_org(session, body.distributor_id)
-        if (distributor is None or distributor.tier != Tier.DISTRIBUTOR.value or distributor.status != "active"
-                or distributor.parent_id != caller.org_id):
-            raise Problem(404, f"No active distributor with id {body.distributor_id}.")
-        names = await _product_names(session, [line.product_id for line in body.lines])
-        unknown = [str(line.product_id) for line in body.lines if line.product_id not in names]
-        if unknown:
-            raise Problem(422, f"No product with id {', '.join(unknown)}.")
-        number = (await session.execute(sa.select(entitlement_number.next_value()))).scalar_one()
-        entitlement_id = entitlement_id_for(body.order_date, number)
-        await session.execute(sa.insert(entitlements).values(
-            id=entitlement_id, distributor_id=body.distributor_id, sales_order=body.sales_order,
-            po_number=body.po_number, order_date=body.order_date, expiration_date=body.expiration_date,
-            created_by=caller.user_id,
-        ))
-        lines = [{"id": uuid.uuid4(), "entitlement_id": entitlement_id, **line.model_dump()} for line in body.lines]
-        await session.execute(sa.insert(entitlement_lines), lines)
-        for line in lines:
-            await change_holding(session, line_id=line["id"], org_id=body.distributor_id, delta=line["quantity"],
-                                 kind="issue", actor_user_id=caller.user_id)
-        uow.record(
-            EntitlementIssued(
-                entitlement_id=entitlement_id, distributor_id=body.distributor_id, sales_order=body.sales_order,
-                po_number=body.po_number, order_date=body.order_date, expiration_date=body.expiration_date,
-                lines=[EntitlementLine(product_id=line.product_id, product_name=names[line.product_id],
-                                       quantity=line.quantity) for line in body.lines],
-            ),
-            visible_to=[caller.org_id, body.distributor_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
-        )
-        answer = await _detail(session, caller, entitlement_id)
-        await remember_response(session, idempotency_key, scope=scope, status=201, body=answer)
+        async def issue() -> EntitlementDetail:
+            return await _detail(uow.session, caller, await handlers.issue_entitlement(uow, command))
+
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/entitlements"),
+                                  request_body=body.model_dump(), status=201, work=issue)
         await uow.commit()
     return answer
-
-
-async def _product_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    rows = await session.execute(sa.select(products.c.id, products.c.name).where(products.c.id.in_(ids)))
-    return dict(rows.tuples().all())
 
 
 @router.get("/{entitlement_id}", response_model=EntitlementDetail)

@@ -8,23 +8,25 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from entitlements.api.idempotency import idempotency_scope
+from entitlements import handlers
 from entitlements.api.listing import Order, SearchText, keyset_page, next_cursor
 from entitlements.db import products
 from entitlements.domain.catalog import DEPLOYMENT_TYPES, LICENSE_TYPES
+from entitlements.domain.commands import CreateProduct
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.entitlements import DeviceRules, ProductCreated
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.events.entitlements import DeviceRules
+from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy
-from shared.validation import FilledText, Text
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, Text
 
-router = APIRouter(prefix="/api/v1/products", tags=["products"])
+router = APIRouter(prefix="/api/v1/products", tags=["products"], route_class=StrictJsonRoute)
 
 LicenseType = Literal[LICENSE_TYPES]  # type: ignore[valid-type]
 DeploymentType = Literal[DEPLOYMENT_TYPES]  # type: ignore[valid-type]
@@ -33,7 +35,7 @@ DeploymentType = Literal[DEPLOYMENT_TYPES]  # type: ignore[valid-type]
 class ProductIn(DeviceRules):  # the device rules: optional, with defaults
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[FilledText, Field(max_length=200)]
+    name: Annotated[FilledLine, Field(max_length=200)]
     license_type: LicenseType
     description: Annotated[Text, Field(max_length=2000)] | None = None
     deployment_type: DeploymentType | None = None
@@ -55,22 +57,16 @@ async def create_product(
 ):
     if caller.tier != Tier.VENDOR:
         raise Problem(403, "Only the vendor manages products.")
-    scope = idempotency_scope(caller, "POST /api/v1/products")
+    fields = body.model_dump()
+    device_rules = {name: fields.pop(name) for name in DeviceRules.model_fields}
+    command = CreateProduct(vendor_id=caller.org_id, created_by=caller.user_id, device_rules=device_rules, **fields)
     async with UnitOfWork(request.app.state.session_factory, producer="entitlements") as uow:
-        replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body.model_dump())
-        if replay is not None:
-            return replay
-        product = (
-            await uow.session.execute(
-                sa.insert(products).values(id=uuid.uuid4(), **body.model_dump()).returning(products)
-            )
-        ).mappings().one()
-        uow.record(
-            ProductCreated(product_id=product["id"], **body.model_dump()),
-            visible_to=[caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id,
-        )
-        answer = ProductOut.model_validate(dict(product))
-        await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
+        async def create() -> ProductOut:
+            return ProductOut.model_validate(await handlers.create_product(uow, command))
+
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/products"),
+                                  request_body=body.model_dump(), status=201, work=create)
         await uow.commit()
     return answer
 

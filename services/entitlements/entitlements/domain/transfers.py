@@ -3,17 +3,13 @@
 from dataclasses import dataclass
 from datetime import date
 
+from entitlements.domain.entitlements import Refusal, why_unusable
+
 
 @dataclass(frozen=True)
 class Move:
     quantity: int
     action: str  # "transfer": the whole available quantity; "split": the part the sender chose
-
-
-@dataclass(frozen=True)
-class Refusal:
-    code: str
-    reason: str
 
 
 def decide_transfer(
@@ -24,13 +20,15 @@ def decide_transfer(
     expiration_date: date | None,
     today: date,
     destination_problem: str | None,
+    sender_archived: bool = False,
 ) -> Move | Refusal:
+    if sender_archived:  # archived between the request and now: it gives nothing away any more
+        return Refusal("sender_archived", "Your organization is archived: it cannot transfer licenses.")
     if destination_problem is not None:
         return Refusal("destination_not_eligible", destination_problem)
-    if is_expired(expiration_date, today) or entitlement_status == "expired":
-        return Refusal("entitlement_expired", f"The entitlement expired on {expiration_date}.")
-    if entitlement_status != "active":
-        return Refusal("entitlement_not_active", f"The entitlement is {entitlement_status}.")
+    unusable = why_unusable(entitlement_status, expiration_date, today)
+    if unusable is not None:
+        return unusable
     if requested is None:
         if available <= 0:
             return Refusal("insufficient_quantity", "Nothing of this line is available to transfer.")
@@ -41,7 +39,3 @@ def decide_transfer(
         return Refusal("insufficient_quantity", f"Only {available} available; {requested} requested.")
     return Move(requested, "split")
 
-
-def is_expired(expiration_date: date | None, today: date) -> bool:
-    """An entitlement is valid through its expiration date (UTC) and expired from the day after."""
-    return expiration_date is not None and today > expiration_date

@@ -25,6 +25,10 @@ RESOURCE_OWNERS: dict[str, str] = {
     "license-keys": "devices",
     "devices": "devices",
     "license-users": "devices",
+    "plans": "billing",
+    "subscriptions": "billing",
+    "claims": "billing",
+    "invoices": "billing",
 }
 
 # Exact (method, path) pairs: the ways to obtain a token, and the keys that verify one.
@@ -33,6 +37,10 @@ PUBLIC_ENDPOINTS: frozenset[tuple[str, str]] = frozenset(
         ("POST", f"{API_PREFIX}/auth/login"),
         ("POST", f"{API_PREFIX}/auth/refresh"),
         ("POST", f"{API_PREFIX}/invites/accept"),
+        # The accept page's look at a link before its form; the token is the credential.
+        ("GET", f"{API_PREFIX}/invites/accept"),
+        # Sign-out takes the refresh token alone: the access token may have expired meanwhile.
+        ("POST", f"{API_PREFIX}/auth/logout"),
         ("GET", JWKS_PATH),
         ("HEAD", JWKS_PATH),
     }

@@ -7,14 +7,15 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from gateway.portal.pages import (activations, audit, dashboard, device_licenses, invites, licenses, members, partners,
+from gateway.portal.pages import (activations, audit, dashboard, device_licenses, invites, licences, licenses, members,
+                                  partners,
                                   sign_in, transactions, transfers)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Each page module's router; a new page adds its module here.
 PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations,
-         device_licenses)
+         device_licenses, licences)
 
 
 def mount_portal(app: FastAPI) -> None:

@@ -26,6 +26,9 @@ NAV = (
     NavItem("Transactions", "/transactions", Action.VIEW_TRANSACTIONS),
     NavItem("Audit & events", "/audit", Action.VIEW_AUDIT),
     NavItem("Members", "/members", Action.VIEW_MEMBERS),
+    NavItem("Licence console", "/licences", Action.VIEW_SUBSCRIPTIONS),
+    NavItem("Plans", "/plans", Action.VIEW_PLANS),
+    NavItem("Invoices", "/invoices", Action.VIEW_INVOICES),
 )
 
 

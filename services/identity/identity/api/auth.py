@@ -3,23 +3,21 @@
 import asyncio
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from identity.db import members, refresh_tokens
-from identity.domain.client_address import client_address, parse_trusted_proxies
+from identity import handlers
+from identity.db import members
 from identity.domain.passwords import dummy_hash, verify_password
-from identity.domain.tokens import access_claims, new_refresh_token, normalize_email, token_hash
+from identity.domain.tokens import access_claims, normalize_email
 from identity.keys import KeyRing
 from identity.settings import IdentitySettings
-from identity.sign_in_limits import clear_after_success, reserve_attempt
+from identity.sign_in_limits import address_of, clear_after_success, reserve_attempt, sign_in_counters
 from shared.auth.dependencies import CurrentCaller
 from shared.db import UnitOfWork
-from shared.events.identity import SignedIn
 from shared.problems import Problem
 from shared.validation import Text
 
@@ -68,70 +66,42 @@ async def jwks(request: Request) -> dict:
 async def login(body: LoginRequest, request: Request) -> TokenPair:
     settings: IdentitySettings = request.app.state.settings
     email = normalize_email(body.email)
-    address = client_address(request.client.host if request.client else None,
-                             request.headers.get("x-forwarded-for"), parse_trusted_proxies(settings.trusted_proxies))
+    counters = sign_in_counters(settings, email, address_of(request))
     async with request.app.state.session_factory() as session:
-        # Past the limit this answers 429 before any password is checked.
-        attempt_ids = await reserve_attempt(session, settings, email, address)
-        member = (await session.execute(sa.select(members).where(members.c.email == email))).one_or_none()
+        # Past a limit this answers 429 before any password is checked.
+        attempt_ids = await reserve_attempt(session, settings, counters)
+        member = await handlers.active_member_by_email(session, email)
     # Verified outside any transaction (it takes a while); an unknown email costs the same time.
     stored_hash = member.password_hash if member is not None else dummy_hash()
     password_ok = await asyncio.to_thread(verify_password, body.password, stored_hash)
-    if member is None or not password_ok or member.status != "active":
+    if member is None or not password_ok:
         raise Problem(401, _BAD_CREDENTIALS, headers={"WWW-Authenticate": "Bearer"})
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        await clear_after_success(uow.session, email, attempt_ids)
-        refresh = await _store_refresh_token(uow, request, member.id, family_id=uuid.uuid4())
-        uow.record(SignedIn(member_id=member.id, org_id=member.org_id, email=member.email),
-                   visible_to=[member.org_id], actor_org_id=member.org_id, actor_user_id=member.id)
+        await clear_after_success(uow.session, counters, attempt_ids)
+        refresh = await handlers.start_session(uow, member, settings.refresh_token_ttl_seconds)
         await uow.commit()
     return _token_pair(request, member, refresh)
 
 
 @router.post("/api/v1/auth/refresh")
 async def refresh(body: RefreshRequest, request: Request) -> TokenPair:
-    now = datetime.now(UTC)
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        presented = (
-            await uow.session.execute(
-                sa.select(refresh_tokens).where(refresh_tokens.c.token_hash == token_hash(body.refresh_token))
-                .with_for_update()
-            )
-        ).one_or_none()
-        if presented is None:
-            raise Problem(401, _BAD_REFRESH)
-        if presented.used_at is not None or presented.revoked_at is not None:
-            # Reuse of a rotated (or revoked) token: someone else may hold the family. End it all.
-            await uow.session.execute(
-                sa.update(refresh_tokens)
-                .where(refresh_tokens.c.family_id == presented.family_id, refresh_tokens.c.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-            await uow.commit()
-            raise Problem(401, _BAD_REFRESH)
-        member = (await uow.session.execute(sa.select(members).where(members.c.id == presented.member_id))).one()
-        if presented.expires_at <= now or member.status != "active":
-            raise Problem(401, _BAD_REFRESH)
-        await uow.session.execute(
-            sa.update(refresh_tokens).where(refresh_tokens.c.id == presented.id).values(used_at=now)
-        )
-        new_refresh = await _store_refresh_token(uow, request, member.id, family_id=presented.family_id)
+        member, new_refresh = await handlers.rotate_refresh_token(
+            uow, body.refresh_token, request.app.state.settings.refresh_token_ttl_seconds)
         await uow.commit()
+    if member is None:
+        raise Problem(401, _BAD_REFRESH)
     return _token_pair(request, member, new_refresh)
 
 
 @router.post("/api/v1/auth/logout", status_code=204)
 async def logout(body: RefreshRequest, request: Request) -> Response:
     """Ends the session of this refresh token: its whole family (every rotation of it) is revoked.
-    An unknown or already revoked token also answers 204 (as RFC 7009 does): nothing to end."""
+    The refresh token alone is enough (no access token: it may have expired, and the refresh token
+    proves the session). An unknown or already revoked token also answers 204 (as RFC 7009 does):
+    nothing to end."""
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        family = sa.select(refresh_tokens.c.family_id).where(
-            refresh_tokens.c.token_hash == token_hash(body.refresh_token)).scalar_subquery()
-        await uow.session.execute(
-            sa.update(refresh_tokens)
-            .where(refresh_tokens.c.family_id == family, refresh_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
+        await handlers.end_session(uow, body.refresh_token)
         await uow.commit()
     return Response(status_code=204)
 
@@ -141,11 +111,7 @@ async def logout_all(caller: CurrentCaller, request: Request) -> Response:
     """Signs the caller out everywhere: every refresh token of theirs is revoked. Access tokens
     already given out run until they expire (ACCESS_TOKEN_TTL_SECONDS)."""
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        await uow.session.execute(
-            sa.update(refresh_tokens)
-            .where(refresh_tokens.c.member_id == caller.user_id, refresh_tokens.c.revoked_at.is_(None))
-            .values(revoked_at=datetime.now(UTC))
-        )
+        await handlers.end_every_session(uow, caller.user_id)
         await uow.commit()
     return Response(status_code=204)
 
@@ -164,23 +130,11 @@ async def me(caller: CurrentCaller, request: Request) -> Me:
               role=member.role, org_id=member.org_id, tier=member.tier)
 
 
-async def _store_refresh_token(uow: UnitOfWork, request: Request, member_id: uuid.UUID, family_id: uuid.UUID) -> str:
-    settings: IdentitySettings = request.app.state.settings
-    token = new_refresh_token()
-    await uow.session.execute(
-        sa.insert(refresh_tokens).values(
-            id=uuid.uuid4(), family_id=family_id, member_id=member_id, token_hash=token_hash(token),
-            expires_at=datetime.now(UTC) + timedelta(seconds=settings.refresh_token_ttl_seconds),
-        )
-    )
-    return token
-
-
 def _token_pair(request: Request, member, refresh: str) -> TokenPair:
     settings: IdentitySettings = request.app.state.settings
     claims = access_claims(
         member_id=member.id, org_id=member.org_id, tier=member.tier, role=member.role, email=member.email,
-        issuer=settings.jwt_issuer, audience=settings.jwt_audience, now=int(time.time()),
+        token_version=member.token_version, issuer=settings.jwt_issuer, audience=settings.jwt_audience, now=int(time.time()),
         lifetime=settings.access_token_ttl_seconds,
     )
     access = _ring(request).active.sign(claims)

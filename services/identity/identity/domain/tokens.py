@@ -13,14 +13,16 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def access_claims(*, member_id: uuid.UUID, org_id: uuid.UUID, tier: str, role: str, email: str,
+def access_claims(*, member_id: uuid.UUID, org_id: uuid.UUID, tier: str, role: str, email: str, token_version: int,
                   issuer: str, audience: str, now: int, lifetime: int) -> dict:
+    """`ver`: the member's token version; a role change raises it and voids older tokens."""
     return {
         "sub": str(member_id),
         "org": str(org_id),
         "tier": tier,
         "role": role,
         "email": email,
+        "ver": token_version,
         "iss": issuer,
         "aud": audience,
         "iat": now,

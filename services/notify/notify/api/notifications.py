@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from notify.db import notifications
+from notify import handlers
+from notify.db import notifications, of_org
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.pagination import Cursor, Limit, Page, newest_first_page, older_than_cursor
-from shared.problems import Problem
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 
@@ -50,10 +50,6 @@ _COLUMNS = (
 )
 
 
-def _of_org(org_id: uuid.UUID):
-    return notifications.c.org_ids.contains([org_id])
-
-
 @router.get("", response_model=Page[NotificationPublic])
 async def list_notifications(
     request: Request,
@@ -64,7 +60,7 @@ async def list_notifications(
 ):
     statement = (
         sa.select(*_COLUMNS)
-        .where(_of_org(caller.org_id))
+        .where(of_org(caller.org_id))
         .order_by(notifications.c.created_at.desc(), notifications.c.id.desc())
         .limit(limit + 1)
     )
@@ -81,20 +77,7 @@ async def retry_notification(
     notification_id: uuid.UUID, request: Request, caller: Caller = require(Action.MANAGE_NOTIFICATIONS)
 ):
     """A failed notification is queued again with a fresh budget of attempts (e.g. after a long outage)."""
-    async with request.app.state.session_factory() as session, session.begin():
-        state = await session.scalar(
-            sa.select(notifications.c.state)
-            .where(notifications.c.id == notification_id, _of_org(caller.org_id))
-            .with_for_update()
-        )
-        if state is None:
-            raise Problem(404, "No such notification in your organization.")
-        if state != "failed":
-            raise Problem(409, f"Only a failed notification can be retried; this one is {state}.")
-        await session.execute(
-            sa.update(notifications)
-            .where(notifications.c.id == notification_id)
-            .values(state="queued", attempts=0, next_attempt_at=sa.func.now())
-        )
+    await handlers.retry_notification(request.app.state.session_factory, notification_id, caller.org_id)
+    async with request.app.state.session_factory() as session:
         row = (await session.execute(sa.select(*_COLUMNS).where(notifications.c.id == notification_id))).mappings().one()
     return NotificationPublic.model_validate(dict(row))

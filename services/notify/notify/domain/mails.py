@@ -23,7 +23,7 @@ from shared.events.identity import InviteCreated, InviteResent, MemberCreated
 PORTAL_NAME = "the licensing portal"
 
 # Context values that are sealed event secrets: opened at rendering, dropped once the mail is sent.
-SEALED_CONTEXT_KEYS = ("invite_token", "license_user_password")
+SEALED_CONTEXT_KEYS = ("invite_token", "license_user_password", "attachment_base64")
 
 
 def one_line(text: str) -> str:

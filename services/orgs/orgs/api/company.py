@@ -9,19 +9,21 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from orgs.domain.partners import EMAIL_DOMAIN, check_country, check_email_domain
-from shared.validation import Email, FilledText, Phone, Text, documented
+from shared.validation import Email, FilledLine, Line, Phone, Text, documented
 
 # check_country upper-cases what it is given, so the document admits either case.
 COUNTRY_CODE = re.compile(r"^[A-Za-z]{2}$")
 
 EmailDomain = Annotated[str, Field(max_length=253), documented(EMAIL_DOMAIN), AfterValidator(check_email_domain)]
 Country = Annotated[str, Field(max_length=2), documented(COUNTRY_CODE), AfterValidator(check_country)]
-Name = Annotated[FilledText, Field(max_length=100)]
+# Names and ids are single lines (a CR or LF in them could split a mail header or a CSV row); a
+# note and an address may have several.
+Name = Annotated[FilledLine, Field(max_length=100)]
 Note = Annotated[Text, Field(max_length=2000)]
-CompanyName = Annotated[FilledText, Field(max_length=200)]
+CompanyName = Annotated[FilledLine, Field(max_length=200)]
 Address = Annotated[Text, Field(max_length=500)]
-ContactName = Annotated[Text, Field(max_length=200)]
-TaxId = Annotated[Text, Field(max_length=50)]
+ContactName = Annotated[Line, Field(max_length=200)]
+TaxId = Annotated[Line, Field(max_length=50)]
 
 
 class CompanyIn(BaseModel):

@@ -1,25 +1,22 @@
 """Distributors: created by the vendor, each with an Admin that identity invites from the event."""
 
-import uuid
-
-import sqlalchemy as sa
 from fastapi import APIRouter, Request
 
+from orgs import handlers
 from orgs.api.company import CompanyIn, PartnerOut
 from orgs.api.listing import ListParameters, list_children
-from orgs.api.retries import idempotency_scope
-from orgs.db import organizations
+from orgs.domain.commands import CreateDistributor
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.orgs import OrganizationCreated
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Page
 from shared.problems import Problem
+from shared.strict_json import StrictJsonRoute
 from shared.validation import Email
 
-router = APIRouter(prefix="/api/v1/distributors", tags=["distributors"])
+router = APIRouter(prefix="/api/v1/distributors", tags=["distributors"], route_class=StrictJsonRoute)
 
 
 class DistributorIn(CompanyIn):
@@ -39,36 +36,15 @@ async def create(
     caller: Caller = require(Action.CREATE_DISTRIBUTORS),
 ):
     vendor_only(caller)
-    org_id = uuid.uuid4()
-    company = body.model_dump(exclude={"admin_email"})
-    scope = idempotency_scope(caller, request)
+    command = CreateDistributor(vendor_id=caller.org_id, actor_id=caller.user_id,
+                                company=body.model_dump(exclude={"admin_email"}), admin_email=body.admin_email)
     async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-        replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
-        if replay is not None:
-            return replay
-        org = (
-            await uow.session.execute(
-                sa.insert(organizations)
-                .values(id=org_id, tier=Tier.DISTRIBUTOR.value, parent_id=caller.org_id, **company)
-                .returning(organizations)
-            )
-        ).mappings().one()
-        uow.record(
-            OrganizationCreated(
-                org_id=org_id,
-                name=body.name,
-                tier=Tier.DISTRIBUTOR.value,
-                parent_id=caller.org_id,
-                country=body.country,
-                email_domain=body.email_domain,
-                admin_email=body.admin_email,
-            ),
-            visible_to=[org_id, caller.org_id],
-            actor_org_id=caller.org_id,
-            actor_user_id=caller.user_id,
-        )
-        answer = PartnerOut.model_validate(dict(org))
-        await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
+        async def created() -> PartnerOut:
+            return PartnerOut.model_validate(await handlers.create_distributor(uow, command))
+
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, "POST /api/v1/distributors"),
+                                  request_body=body, status=201, work=created)
         await uow.commit()
     return answer
 

@@ -1,53 +1,47 @@
 """Integrators (a distributor's partners) and customers (an integrator's or distributor's end
-customers): create, list, detail, archive, unarchive. Every query is scoped to the caller's own
-children; an id that is not one of them is a 404."""
+customers): create, list, detail, edit, archive, unarchive, and their representatives. The same
+routes serve both kinds (`PartnerKind`, bound to each route by `partner_router`); each validates,
+calls one handler (orgs.handlers) and shapes the answer. Every query is scoped to the caller's
+own children; an id that is not one of them is a 404."""
 
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Annotated
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from orgs import handlers
 from orgs.api.company import CompanyIn, CompanyPatch, Name, Note, PartnerOut
 from orgs.api.listing import ListParameters, list_children
-from orgs.api.retries import idempotency_scope
-from orgs.db import organizations, representatives
-from orgs.domain.partners import MAX_REPRESENTATIVES, RepresentativeDraft, default_representative
+from orgs.db import representatives
+from orgs.domain.commands import (
+    AddRepresentative,
+    ChangePartnerStatus,
+    CreatePartner,
+    MakeRepresentativeDefault,
+    RemoveRepresentative,
+    UpdatePartner,
+    UpdateRepresentative,
+)
+from orgs.domain.partners import ARCHIVED, MAX_REPRESENTATIVES, RepresentativeDraft, default_representative
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.events.orgs import (
-    OrganizationArchived,
-    OrganizationCreated,
-    OrganizationUnarchived,
-    OrganizationUpdated,
-    RepresentativeAdded,
-    RepresentativeInfo,
-    RepresentativeMadeDefault,
-    RepresentativeRemoved,
-    RepresentativeUpdated,
-)
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotency_scope, idempotent
 from shared.pagination import Page
 from shared.problems import Problem
-from shared.validation import Email, Phone
+from shared.strict_json import StrictJsonRoute
+from shared.validation import Email, Flag, Phone
 
 
-def representative_info(rep) -> RepresentativeInfo:
-    """A representative as the events carry it, for services that keep a copy."""
-    return RepresentativeInfo(
-        representative_id=rep["id"],
-        email=rep["email"],
-        first_name=rep.get("first_name"),
-        last_name=rep.get("last_name"),
-        phone=rep.get("phone"),
-        is_default=rep["is_default"],
-    )
+class RepresentativeAddIn(BaseModel):
+    """A representative added to an existing partner: the default stays where it is."""
 
-
-class RepresentativeIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: Email
@@ -55,7 +49,12 @@ class RepresentativeIn(BaseModel):
     last_name: Name | None = None
     phone: Phone | None = None
     note: Note | None = None
-    is_default: bool = False
+
+
+class RepresentativeIn(RepresentativeAddIn):
+    """A representative of a new partner, one of them marked default (else the first one is)."""
+
+    is_default: Flag = False
 
 
 # 1 to 5 of them, at most one marked default (`maxContains`): the rules default_representative checks,
@@ -78,24 +77,8 @@ class PartnerIn(CompanyIn):
         return self
 
 
-class RepresentativeAddIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    email: Email
-    first_name: Name | None = None
-    last_name: Name | None = None
-    phone: Phone | None = None
-    note: Note | None = None
-
-
-class RepresentativePatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class RepresentativePatch(RepresentativeAddIn):
     email: Email = None  # may be left out, not emptied: null is refused
-    first_name: Name | None = None
-    last_name: Name | None = None
-    phone: Phone | None = None
-    note: Note | None = None
 
 
 class RepresentativeOut(BaseModel):
@@ -112,331 +95,183 @@ class PartnerDetail(PartnerOut):
     representatives: list[RepresentativeOut]
 
 
-def partner_router(*, path: str, tier: Tier, creators: frozenset[Tier]) -> APIRouter:
-    """The same API for integrators and customers; `creators` are the tiers that may create them."""
-    router = APIRouter(prefix=path, tags=[path.rsplit("/", 1)[-1]])
-    noun = tier.value
+@dataclass(frozen=True)
+class PartnerKind:
+    """Integrators or customers: where their routes live and which tiers may create them."""
 
-    def child(caller: Caller, org_id: uuid.UUID):
-        return sa.select(organizations).where(
-            organizations.c.id == org_id, organizations.c.parent_id == caller.org_id, organizations.c.tier == noun
-        )
+    path: str
+    tier: Tier
+    creators: frozenset[Tier]
 
-    @router.post("", status_code=201, response_model=PartnerDetail)
-    async def create(
-        request: Request,
-        body: PartnerIn,
-        idempotency_key: IdempotencyKey = None,
-        caller: Caller = require(Action.MANAGE_PARTNERS),
-    ):
-        if caller.tier not in creators:
-            raise Problem(403, f"A {caller.tier.value} may not create a {noun}.")
-        org_id = uuid.uuid4()
-        company = body.model_dump(exclude={"representatives"})
-        reps = [{"id": uuid.uuid4(), "org_id": org_id, **rep.model_dump()} for rep in body.representatives]
-        scope = idempotency_scope(caller, request)
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
-            if replay is not None:
-                return replay
-            org = (
-                await uow.session.execute(
-                    sa.insert(organizations)
-                    .values(id=org_id, tier=noun, parent_id=caller.org_id, **company)
-                    .returning(organizations)
-                )
-            ).mappings().one()
-            # clock_timestamp(): the order of addition decides which one becomes default next.
-            await uow.session.execute(sa.insert(representatives).values(created_at=sa.func.clock_timestamp()), reps)
-            default_email = next(r["email"] for r in reps if r["is_default"])
-            uow.record(
-                OrganizationCreated(
-                    org_id=org_id,
-                    name=body.name,
-                    tier=noun,
-                    parent_id=caller.org_id,
-                    country=body.country,
-                    email_domain=body.email_domain,
-                    default_representative_email=default_email,
-                    representatives=[representative_info(r) for r in reps],
-                ),
-                visible_to=[org_id, caller.org_id],
-                actor_org_id=caller.org_id,
-                actor_user_id=caller.user_id,
-            )
-            answer = PartnerDetail(**org, representatives=[RepresentativeOut(**r) for r in reps])
-            await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
-            await uow.commit()
-        return answer
+    @property
+    def noun(self) -> str:
+        return self.tier.value
 
-    @router.get("", response_model=Page[PartnerOut])
-    async def list_partners(
-        request: Request, params: ListParameters, caller: Caller = require(Action.VIEW_PARTNERS)
-    ):
-        return await list_children(request, caller.org_id, noun, params)
 
-    @router.get("/{org_id}", response_model=PartnerDetail)
-    async def detail(request: Request, org_id: uuid.UUID, caller: Caller = require(Action.VIEW_PARTNERS)):
-        async with request.app.state.session_factory() as session:
-            org = (await session.execute(child(caller, org_id))).mappings().one_or_none()
-            if org is None:
-                raise Problem(404, f"No {noun} with id {org_id}.")
-            reps = (
-                await session.execute(
-                    sa.select(representatives)
-                    .where(representatives.c.org_id == org_id)
-                    .order_by(
-                        representatives.c.is_default.desc(), representatives.c.created_at, representatives.c.email
-                    )
-                )
-            ).mappings().all()
-        return PartnerDetail(**org, representatives=[RepresentativeOut.model_validate(dict(r)) for r in reps])
+INTEGRATORS = PartnerKind("/api/v1/integrators", Tier.INTEGRATOR, frozenset({Tier.DISTRIBUTOR}))
+CUSTOMERS = PartnerKind("/api/v1/customers", Tier.CUSTOMER, frozenset({Tier.INTEGRATOR, Tier.DISTRIBUTOR}))
 
-    async def set_status(request: Request, caller: Caller, org_id: uuid.UUID, to: str, event) -> PartnerOut:
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
-            if org is None:
-                raise Problem(404, f"No {noun} with id {org_id}.")
-            if org["status"] == to:
-                raise Problem(409, f"The {noun} is already {to}.")
-            updated = (
-                await uow.session.execute(
-                    sa.update(organizations)
-                    .where(organizations.c.id == org_id)
-                    .values(status=to)
-                    .returning(organizations)
-                )
-            ).mappings().one()
-            uow.record(
-                event(org_id=org_id, name=org["name"], tier=noun, parent_id=caller.org_id),
-                visible_to=[org_id, caller.org_id],
-                actor_org_id=caller.org_id,
-                actor_user_id=caller.user_id,
-            )
-            await uow.commit()
-        return PartnerOut.model_validate(dict(updated))
 
-    @router.patch("/{org_id}", response_model=PartnerOut)
-    async def update(
-        request: Request, org_id: uuid.UUID, body: CompanyPatch, caller: Caller = require(Action.MANAGE_PARTNERS)
-    ):
-        changes = body.model_dump(exclude_unset=True)
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
-            if org is None:
-                raise Problem(404, f"No {noun} with id {org_id}.")
-            changed = sorted(k for k, v in changes.items() if org[k] != v)
-            if not changed:
-                return PartnerOut.model_validate(dict(org))
-            updated = (
-                await uow.session.execute(
-                    sa.update(organizations)
-                    .where(organizations.c.id == org_id)
-                    .values(**{k: changes[k] for k in changed})
-                    .returning(organizations)
-                )
-            ).mappings().one()
-            uow.record(
-                OrganizationUpdated(
-                    org_id=org_id,
-                    name=updated["name"],
-                    tier=noun,
-                    parent_id=caller.org_id,
-                    changed=changed,
-                    country=updated["country"],
-                    email_domain=updated["email_domain"],
-                ),
-                visible_to=[org_id, caller.org_id],
-                actor_org_id=caller.org_id,
-                actor_user_id=caller.user_id,
-            )
-            await uow.commit()
-        return PartnerOut.model_validate(dict(updated))
+def _unit_of_work(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.session_factory, producer="orgs")
 
-    async def locked(uow: UnitOfWork, caller: Caller, org_id: uuid.UUID):
-        """Locks the org row so concurrent representative changes run one after another."""
-        org = (await uow.session.execute(child(caller, org_id).with_for_update())).mappings().one_or_none()
+
+def _of(kind: PartnerKind, caller: Caller, org_id: uuid.UUID) -> dict:
+    """Who acts on which partner, as every partner command takes it."""
+    return dict(parent_id=caller.org_id, actor_id=caller.user_id, tier=kind.noun, org_id=org_id)
+
+
+async def create(
+    kind: PartnerKind,
+    request: Request,
+    body: PartnerIn,
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = require(Action.MANAGE_PARTNERS),
+):
+    """Creates an integrator (by a distributor) or a customer (by a distributor or an integrator)
+    with 1 to 5 representatives. An archived org creates no new customers (403): what archived
+    means for each action is listed in orgs.domain.partners.why_archived_may_not_create."""
+    if caller.tier not in kind.creators:
+        raise Problem(403, f"A {caller.tier.value} may not create a {kind.noun}.")
+    command = CreatePartner(
+        parent_id=caller.org_id, actor_id=caller.user_id, tier=kind.noun,
+        company=body.model_dump(exclude={"representatives"}),
+        representatives=tuple(rep.model_dump() for rep in body.representatives),
+    )
+    async with _unit_of_work(request) as uow:
+        async def created() -> PartnerDetail:
+            org, reps = await handlers.create_partner(uow, command)
+            return PartnerDetail(**org, representatives=[RepresentativeOut(**r) for r in reps])
+
+        answer = await idempotent(uow.session, idempotency_key, scope=idempotency_scope(caller, f"POST {kind.path}"),
+                                  request_body=body, status=201, work=created)
+        await uow.commit()
+    return answer
+
+
+async def list_partners(kind: PartnerKind, request: Request, params: ListParameters,
+                        caller: Caller = require(Action.VIEW_PARTNERS)):
+    return await list_children(request, caller.org_id, kind.noun, params)
+
+
+async def detail(kind: PartnerKind, request: Request, org_id: uuid.UUID,
+                 caller: Caller = require(Action.VIEW_PARTNERS)):
+    async with request.app.state.session_factory() as session:
+        org = (await session.execute(handlers.partner_query(caller.org_id, kind.noun, org_id))).mappings().one_or_none()
         if org is None:
-            raise Problem(404, f"No {noun} with id {org_id}.")
+            raise Problem(404, f"No {kind.noun} with id {org_id}.")
         reps = (
-            await uow.session.execute(
+            await session.execute(
                 sa.select(representatives)
                 .where(representatives.c.org_id == org_id)
-                .order_by(representatives.c.created_at, representatives.c.id)
+                .order_by(representatives.c.is_default.desc(), representatives.c.created_at, representatives.c.email)
             )
         ).mappings().all()
-        return org, reps
+    return PartnerDetail(**org, representatives=[RepresentativeOut.model_validate(dict(r)) for r in reps])
 
-    def find(reps, org_id: uuid.UUID, rep_id: uuid.UUID):
-        rep = next((r for r in reps if r["id"] == rep_id), None)
-        if rep is None:
-            raise Problem(404, f"No representative with id {rep_id} in {noun} {org_id}.")
-        return rep
 
-    def record(uow: UnitOfWork, caller: Caller, org_id: uuid.UUID, event) -> None:
-        uow.record(event, visible_to=[org_id, caller.org_id], actor_org_id=caller.org_id, actor_user_id=caller.user_id)
+async def update(kind: PartnerKind, request: Request, org_id: uuid.UUID, body: CompanyPatch,
+                 caller: Caller = require(Action.MANAGE_PARTNERS)):
+    command = UpdatePartner(**_of(kind, caller, org_id), changes=body.model_dump(exclude_unset=True))
+    async with _unit_of_work(request) as uow:
+        org = await handlers.update_partner(uow, command)
+        await uow.commit()
+    return PartnerOut.model_validate(org)
 
-    def clash(reps, email: str, except_id: uuid.UUID | None = None) -> None:
-        if any(r["email"].lower() == email.lower() and r["id"] != except_id for r in reps):
-            raise Problem(409, f"A representative with email '{email}' already exists in this {noun}.")
 
-    @router.post("/{org_id}/representatives", status_code=201, response_model=RepresentativeOut)
-    async def add_representative(
-        request: Request,
-        org_id: uuid.UUID,
-        body: RepresentativeAddIn,
-        idempotency_key: IdempotencyKey = None,
-        caller: Caller = require(Action.MANAGE_PARTNERS),
-    ):
-        scope = idempotency_scope(caller, request)
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
-            if replay is not None:
-                return replay
-            org, reps = await locked(uow, caller, org_id)
-            if len(reps) >= MAX_REPRESENTATIVES:
-                raise Problem(422, f"A {noun} may have at most {MAX_REPRESENTATIVES} representatives.")
-            clash(reps, body.email)
-            rep = (
-                await uow.session.execute(
-                    sa.insert(representatives)
-                    .values(
-                        id=uuid.uuid4(),
-                        org_id=org_id,
-                        is_default=not reps,
-                        created_at=sa.func.clock_timestamp(),
-                        **body.model_dump(),
-                    )
-                    .returning(representatives)
-                )
-            ).mappings().one()
-            record(
-                uow,
-                caller,
-                org_id,
-                RepresentativeAdded(
-                    org_id=org_id, org_name=org["name"], tier=noun, **representative_info(rep).model_dump()
-                ),
-            )
-            answer = RepresentativeOut.model_validate(dict(rep))
-            await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
-            await uow.commit()
-        return answer
+async def _set_status(kind: PartnerKind, request: Request, caller: Caller, org_id: uuid.UUID,
+                      status: str) -> PartnerOut:
+    async with _unit_of_work(request) as uow:
+        org = await handlers.change_partner_status(uow, ChangePartnerStatus(**_of(kind, caller, org_id), status=status))
+        await uow.commit()
+    return PartnerOut.model_validate(org)
 
-    @router.patch("/{org_id}/representatives/{rep_id}", response_model=RepresentativeOut)
-    async def update_representative(
-        request: Request,
-        org_id: uuid.UUID,
-        rep_id: uuid.UUID,
-        body: RepresentativePatch,
-        caller: Caller = require(Action.MANAGE_PARTNERS),
-    ):
-        changes = body.model_dump(exclude_unset=True)
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            org, reps = await locked(uow, caller, org_id)
-            rep = find(reps, org_id, rep_id)
-            if "email" in changes:
-                clash(reps, changes["email"], except_id=rep_id)
-            changed = sorted(k for k, v in changes.items() if rep[k] != v)
-            if not changed:
-                return RepresentativeOut.model_validate(dict(rep))
-            rep = (
-                await uow.session.execute(
-                    sa.update(representatives)
-                    .where(representatives.c.id == rep_id)
-                    .values(**{k: changes[k] for k in changed})
-                    .returning(representatives)
-                )
-            ).mappings().one()
-            record(
-                uow,
-                caller,
-                org_id,
-                RepresentativeUpdated(
-                    org_id=org_id,
-                    org_name=org["name"],
-                    tier=noun,
-                    changed=changed,
-                    **representative_info(rep).model_dump(exclude={"is_default"}),
-                ),
-            )
-            await uow.commit()
-        return RepresentativeOut.model_validate(dict(rep))
 
-    @router.delete("/{org_id}/representatives/{rep_id}", status_code=204)
-    async def remove_representative(
-        request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
-    ):
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            org, reps = await locked(uow, caller, org_id)
-            rep = find(reps, org_id, rep_id)
-            if len(reps) == 1:
-                raise Problem(409, f"The last representative of a {noun} cannot be removed.")
-            await uow.session.execute(sa.delete(representatives).where(representatives.c.id == rep_id))
-            new_default = None
-            if rep["is_default"]:
-                new_default = next(r for r in reps if r["id"] != rep_id)["id"]  # the oldest remaining one
-                await uow.session.execute(
-                    sa.update(representatives).where(representatives.c.id == new_default).values(is_default=True)
-                )
-            record(
-                uow,
-                caller,
-                org_id,
-                RepresentativeRemoved(
-                    org_id=org_id,
-                    org_name=org["name"],
-                    tier=noun,
-                    representative_id=rep_id,
-                    email=rep["email"],
-                    new_default_id=new_default,
-                ),
-            )
-            await uow.commit()
+async def archive(kind: PartnerKind, request: Request, org_id: uuid.UUID,
+                  caller: Caller = require(Action.MANAGE_PARTNERS)):
+    """Ends the relationship until unarchived: the partner receives and sends no transfers,
+    creates no customers and invites no members; it keeps reading its data and using the licenses
+    it holds."""
+    return await _set_status(kind, request, caller, org_id, ARCHIVED)
 
-    @router.post("/{org_id}/representatives/{rep_id}/make-default", response_model=RepresentativeOut)
-    async def make_default(
-        request: Request, org_id: uuid.UUID, rep_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)
-    ):
-        async with UnitOfWork(request.app.state.session_factory, producer="orgs") as uow:
-            org, reps = await locked(uow, caller, org_id)
-            rep = find(reps, org_id, rep_id)
-            if rep["is_default"]:
-                return RepresentativeOut.model_validate(dict(rep))
-            await uow.session.execute(
-                sa.update(representatives)
-                .where(representatives.c.org_id == org_id, representatives.c.is_default)
-                .values(is_default=False)
-            )
-            rep = (
-                await uow.session.execute(
-                    sa.update(representatives)
-                    .where(representatives.c.id == rep_id)
-                    .values(is_default=True)
-                    .returning(representatives)
-                )
-            ).mappings().one()
-            event = RepresentativeMadeDefault(
-                org_id=org_id, org_name=org["name"], tier=noun, representative_id=rep_id, email=rep["email"]
-            )
-            record(uow, caller, org_id, event)
-            await uow.commit()
-        return RepresentativeOut.model_validate(dict(rep))
 
-    @router.post("/{org_id}/archive", response_model=PartnerOut)
-    async def archive(request: Request, org_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)):
-        return await set_status(request, caller, org_id, "archived", OrganizationArchived)
+async def unarchive(kind: PartnerKind, request: Request, org_id: uuid.UUID,
+                    caller: Caller = require(Action.MANAGE_PARTNERS)):
+    return await _set_status(kind, request, caller, org_id, "active")
 
-    @router.post("/{org_id}/unarchive", response_model=PartnerOut)
-    async def unarchive(request: Request, org_id: uuid.UUID, caller: Caller = require(Action.MANAGE_PARTNERS)):
-        return await set_status(request, caller, org_id, "active", OrganizationUnarchived)
 
+async def add_representative(
+    kind: PartnerKind,
+    request: Request,
+    org_id: uuid.UUID,
+    body: RepresentativeAddIn,
+    idempotency_key: IdempotencyKey = None,
+    caller: Caller = require(Action.MANAGE_PARTNERS),
+):
+    command = AddRepresentative(**_of(kind, caller, org_id), fields=body.model_dump())
+    async with _unit_of_work(request) as uow:
+        async def added() -> RepresentativeOut:
+            return RepresentativeOut.model_validate(await handlers.add_representative(uow, command))
+
+        answer = await idempotent(uow.session, idempotency_key,
+                                  scope=idempotency_scope(caller, f"POST {kind.path}/{org_id}/representatives"),
+                                  request_body=body, status=201, work=added)
+        await uow.commit()
+    return answer
+
+
+async def update_representative(kind: PartnerKind, request: Request, org_id: uuid.UUID, rep_id: uuid.UUID,
+                                body: RepresentativePatch, caller: Caller = require(Action.MANAGE_PARTNERS)):
+    command = UpdateRepresentative(**_of(kind, caller, org_id), representative_id=rep_id,
+                                   changes=body.model_dump(exclude_unset=True))
+    async with _unit_of_work(request) as uow:
+        rep = await handlers.update_representative(uow, command)
+        await uow.commit()
+    return RepresentativeOut.model_validate(rep)
+
+
+async def remove_representative(kind: PartnerKind, request: Request, org_id: uuid.UUID, rep_id: uuid.UUID,
+                                caller: Caller = require(Action.MANAGE_PARTNERS)):
+    async with _unit_of_work(request) as uow:
+        await handlers.remove_representative(uow, RemoveRepresentative(**_of(kind, caller, org_id),
+                                                                       representative_id=rep_id))
+        await uow.commit()
+
+
+async def make_default(kind: PartnerKind, request: Request, org_id: uuid.UUID, rep_id: uuid.UUID,
+                       caller: Caller = require(Action.MANAGE_PARTNERS)):
+    async with _unit_of_work(request) as uow:
+        rep = await handlers.make_representative_default(uow, MakeRepresentativeDefault(
+            **_of(kind, caller, org_id), representative_id=rep_id))
+        await uow.commit()
+    return RepresentativeOut.model_validate(rep)
+
+
+# (method, path, endpoint, route options): the routes of each kind, in the order they are documented.
+_ROUTES: tuple[tuple[str, str, Callable, dict], ...] = (
+    ("POST", "", create, {"status_code": 201, "response_model": PartnerDetail}),
+    ("GET", "", list_partners, {"response_model": Page[PartnerOut]}),
+    ("GET", "/{org_id}", detail, {"response_model": PartnerDetail}),
+    ("PATCH", "/{org_id}", update, {"response_model": PartnerOut}),
+    ("POST", "/{org_id}/representatives", add_representative,
+     {"status_code": 201, "response_model": RepresentativeOut}),
+    ("PATCH", "/{org_id}/representatives/{rep_id}", update_representative, {"response_model": RepresentativeOut}),
+    ("DELETE", "/{org_id}/representatives/{rep_id}", remove_representative, {"status_code": 204}),
+    ("POST", "/{org_id}/representatives/{rep_id}/make-default", make_default, {"response_model": RepresentativeOut}),
+    ("POST", "/{org_id}/archive", archive, {"response_model": PartnerOut}),
+    ("POST", "/{org_id}/unarchive", unarchive, {"response_model": PartnerOut}),
+)
+
+
+def partner_router(kind: PartnerKind) -> APIRouter:
+    """The routes above under the kind's path, each with the kind bound as its first argument."""
+    router = APIRouter(prefix=kind.path, tags=[kind.path.rsplit("/", 1)[-1]], route_class=StrictJsonRoute)
+    for method, path, endpoint, options in _ROUTES:
+        bound = partial(endpoint, kind)
+        bound.__doc__ = endpoint.__doc__  # the operation's description is the endpoint's, not partial's
+        router.add_api_route(path, bound, methods=[method], name=endpoint.__name__, **options)
     return router
 
 
-integrators_router = partner_router(
-    path="/api/v1/integrators", tier=Tier.INTEGRATOR, creators=frozenset({Tier.DISTRIBUTOR})
-)
-customers_router = partner_router(
-    path="/api/v1/customers", tier=Tier.CUSTOMER, creators=frozenset({Tier.INTEGRATOR, Tier.DISTRIBUTOR})
-)
+integrators_router = partner_router(INTEGRATORS)
+customers_router = partner_router(CUSTOMERS)

@@ -54,3 +54,22 @@ def default_representative(representatives: Sequence[RepresentativeDraft]) -> in
     if len(marked) > 1:
         raise InvalidPartner("only one representative may be the default")
     return marked[0] if marked else 0
+
+
+ARCHIVED = "archived"
+
+
+def why_archived_may_not_create(tier: str) -> str:
+    """What "archived" means for an integrator or customer, action by action: the relationship with
+    its parent has ended, so it takes on nothing new, while what it already has stays readable.
+
+    - receives no transfers (entitlements and transfers check the destination);
+    - makes no outgoing transfers (transfers refuses the request; entitlements' ledger, which
+      applies it later, refuses it too if the sender was archived in between);
+    - creates no customers (here) and invites no new members (identity);
+    - keeps signing in, reading its data, activating and deactivating the licenses it already
+      holds (they are its own), and managing its existing customers' records.
+
+    Its parent may still edit, archive or unarchive it. The archive events
+    (orgs.organization.archived / unarchived) tell the other services."""
+    return f"Your organization is archived: an archived {tier} cannot create new customers."

@@ -18,7 +18,7 @@ from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import Direction, SortBy
 from shared.validation import Text, documented
-from transfers.domain.transactions import (
+from transfers.domain.log_filters import (
     EXPORT_COLUMNS,
     SORTABLE,
     InvalidQuery,
@@ -26,7 +26,8 @@ from transfers.domain.transactions import (
     range_end,
     range_start,
 )
-from transfers.transactions import TransactionFilters, export_query, page_query, representatives_of
+from transfers.api.transfers import SENDERS_OWN, RepresentativeAtRequest
+from transfers.log_queries import TransactionFilters, export_query, page_query, representatives_of
 
 router = APIRouter(prefix="/api/v1/transactions", tags=["transactions"])
 
@@ -55,7 +56,13 @@ class TransactionOut(BaseModel):
     sales_order: str | None
     direction: Literal["sent", "received"]
     counterparty: Counterparty
+    # Today's representatives of the counterparty, from the org directory.
     counterparty_representatives: list[RepresentativeOut]
+    # As the transfer was asked for: the destination's representatives (and which one was told),
+    # the CCs and the sender's note; the receiver sees neither CCs nor note.
+    representatives: list[RepresentativeAtRequest]
+    cc_emails: list[str]
+    note: str | None
 
 
 # A day (2026-11-01) or a moment (2026-11-01T09:30:00Z, RFC 3339 in the spelling Python reads:
@@ -112,6 +119,8 @@ async def transaction_filters(
         raise Problem(422, str(error)) from error
 
 
+# What only the sender sees of a transaction (its requester is not part of the log).
+SENDERS_OWN_RECORD = {name: value for name, value in SENDERS_OWN.items() if name in TransactionOut.model_fields}
 Filters = Annotated[TransactionFilters, Depends(transaction_filters)]
 Sort = SortBy(SORTABLE)
 
@@ -147,7 +156,8 @@ async def list_transactions(
         representatives = await representatives_of(session, {row["counterparty_id"] for row in page})
     items = [
         TransactionOut(
-            **{k: row[k] for k in TransactionOut.model_fields if k in row},
+            **{k: row[k] for k in TransactionOut.model_fields if k in row}
+            | (SENDERS_OWN_RECORD if row["direction"] == "received" else {}),
             counterparty=Counterparty(id=row["counterparty_id"], name=row["counterparty_name"]),
             counterparty_representatives=representatives.get(row["counterparty_id"], []),
         )

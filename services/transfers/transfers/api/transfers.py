@@ -8,37 +8,49 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth.dependencies import allowed, current_caller, require
+from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
-from shared.db import UnitOfWork
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
-from shared.lean_path import read_body, validated
+from shared.idempotency import IdempotencyKey
 from shared.pagination import Cursor, Limit, Page, encode_cursor, older_than_cursor
 from shared.problems import Problem
-from shared.validation import Email, FilledText
+from shared.strict_json import StrictJsonRoute
+from shared.validation import Email, FilledText, Flag, StrictId, Text, whole_number
 from transfers.db import transfers
-from transfers.domain.transfers import MAX_CC_EMAILS, MAX_QUANTITY, RequestTransfer
-from transfers.handlers import request_transfer
+from transfers.domain.transfers import MAX_CC_EMAILS, MAX_NOTE_LENGTH, MAX_QUANTITY, RequestTransfer
+from transfers.handlers import Idempotency, request_transfer
 
 TRANSFERS_PATH = "/api/v1/transfers"
-router = APIRouter(prefix=TRANSFERS_PATH, tags=["transfers"])
+router = APIRouter(prefix=TRANSFERS_PATH, tags=["transfers"], route_class=StrictJsonRoute)
 
 class TransferIn(BaseModel):
+    # Strict: a quantity is a JSON number, a flag a JSON boolean, an id a UUID string; and the
+    # router reads bodies with shared.strict_json (no repeated keys).
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     entitlement_id: Annotated[FilledText, Field(max_length=64)]
-    product_id: uuid.UUID
+    product_id: StrictId
     # Absent or null: all that is available ("transfer"); a number: that part ("split").
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)] | None = None
-    to_org_id: uuid.UUID
-    notify_representative: bool = True
+    quantity: whole_number(ge=1, le=MAX_QUANTITY) | None = None
+    to_org_id: StrictId
+    notify_representative: Flag = True
     # One of the destination's representatives to tell; default: its default representative.
-    representative_id: uuid.UUID | None = None
+    representative_id: StrictId | None = None
     cc_emails: Annotated[list[Email], Field(max_length=MAX_CC_EMAILS)] = []
+    note: Annotated[Text, Field(max_length=MAX_NOTE_LENGTH)] | None = None
+
+
+class RepresentativeAtRequest(BaseModel):
+    """A representative of the destination as the directory had it when the transfer was asked for."""
+
+    email: str
+    first_name: str | None
+    last_name: str | None
+    is_default: bool
+    notified: bool  # the one told of the transfer
 
 
 class TransferAccepted(BaseModel):
@@ -62,6 +74,8 @@ class TransferOut(BaseModel):
     notify_representative: str | None
     cc_emails: list[str]
     requested_by: uuid.UUID | None
+    representatives: list[RepresentativeAtRequest]
+    note: str | None
     requested_at: datetime
     completed_at: datetime | None
     product_name: str | None
@@ -70,12 +84,17 @@ class TransferOut(BaseModel):
     sales_order: str | None
 
 
+# What only the sender of a transfer sees of it.
+SENDERS_OWN = {"requested_by": None, "cc_emails": [], "note": None}
+
+
 def transfer_out(row, caller: Caller) -> TransferOut:
-    """The receiver sees the completed transfer, not who asked for it nor whom the sender copied."""
+    """The receiver sees the completed transfer, not who asked for it, whom the sender copied
+    nor the sender's note."""
     sent = row["from_org_id"] == caller.org_id
     values = dict(row, direction="sent" if sent else "received")
     if not sent:
-        values.update(requested_by=None, cc_emails=[])
+        values.update(SENDERS_OWN)
     return TransferOut.model_validate(values)
 
 
@@ -83,44 +102,23 @@ def transfer_out(row, caller: Caller) -> TransferOut:
 async def create_transfer(
     request: Request, body: TransferIn, key: IdempotencyKey = None, caller: Caller = require(Action.TRANSFER_LICENSES)
 ):
-    scope = f"{caller.org_id}:{caller.user_id}:POST /api/v1/transfers"
-    # Without a key, the transfer and its event are one statement on the driver (the busiest
-    # write of the service); with one, the key's claim and answer share their transaction.
-    async with UnitOfWork(request.app.state.session_factory, producer="transfers", one_statement=key is None) as uow:
-        if key is not None:
-            replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-            if replay is not None:
-                replay.headers["Location"] = _location(json.loads(replay.body)["id"])
-                return replay
-        transfer_id = uuid.uuid4()
-        await request_transfer(
-            uow,
-            RequestTransfer(
-                transfer_id=transfer_id,
-                from_org_id=caller.org_id,
-                requested_by=caller.user_id,
-                **body.model_dump(exclude={"cc_emails"}),
-                cc_emails=tuple(body.cc_emails),
-            ),
-        )
-        answer = {"id": str(transfer_id), "status": "pending"}
-        if key is not None:
-            await remember_response(uow.session, key, scope=scope, status=202, body=answer)
-        await uow.commit()
-    return JSONResponse(answer, status_code=202, headers={"Location": _location(transfer_id)})
-
-
-_IDEMPOTENCY_KEY = TypeAdapter(IdempotencyKey)
-
-
-async def create_transfer_lean(request: Request) -> Response:
-    """The POST on the lean path (shared.lean_path): what FastAPI checks before create_transfer, in
-    its order (the body read, the token, the role, then the header and the body's fields). The
-    app's check of repeated query parameters has nothing to check here: the route takes none."""
-    received = await read_body(request)
-    caller = allowed(await current_caller(request), Action.TRANSFER_LICENSES)
-    body, headers = validated(request, received, TransferIn, {"key": ("Idempotency-Key", _IDEMPOTENCY_KEY)})
-    return await create_transfer(request, body, headers["key"], caller)
+    transfer_id = uuid.uuid4()
+    command = RequestTransfer(
+        transfer_id=transfer_id,
+        from_org_id=caller.org_id,
+        requested_by=caller.user_id,
+        **body.model_dump(exclude={"cc_emails"}),
+        cc_emails=tuple(body.cc_emails),
+    )
+    idempotency = None if key is None else Idempotency(
+        key, scope=f"{caller.org_id}:{caller.user_id}:POST {TRANSFERS_PATH}", request_body=body.model_dump(mode="json"))
+    replay = await request_transfer(request.app.state.session_factory, command, idempotency=idempotency,
+                                    destination_wait=request.app.state.settings.destination_wait_seconds)
+    if replay is not None:
+        replay.headers["Location"] = _location(json.loads(replay.body)["id"])
+        return replay
+    return JSONResponse({"id": str(transfer_id), "status": "pending"}, status_code=202,
+                        headers={"Location": _location(transfer_id)})
 
 
 def _location(transfer_id) -> str:

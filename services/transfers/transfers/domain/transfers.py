@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 MAX_QUANTITY = 1_000_000_000
 MAX_CC_EMAILS = 10
+MAX_NOTE_LENGTH = 2000
 
 @dataclass(frozen=True)
 class RequestTransfer:
@@ -22,6 +23,7 @@ class RequestTransfer:
     notify_representative: bool
     representative_id: uuid.UUID | None
     cc_emails: tuple[str, ...]
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,16 @@ class Representative:
     id: uuid.UUID
     email: str
     is_default: bool
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who is mailed when the transfer completes: the representative (None: nobody) and the CCs."""
+
+    representative: str | None
+    cc: tuple[str, ...]
 
 
 class UnknownRepresentative(ValueError):
@@ -50,3 +62,18 @@ def representative_to_notify(
     if chosen is None:
         chosen = next((r for r in representatives if r.is_default), None)
     return chosen.email if chosen else None
+
+
+def recipients(representatives: Sequence[Representative], *, notify: bool, chosen_id: uuid.UUID | None,
+               cc_emails: Sequence[str]) -> Recipients:
+    """The CCs are copies of the representative's mail: when nobody is told, nobody is copied."""
+    representative = representative_to_notify(representatives, notify=notify, chosen_id=chosen_id)
+    return Recipients(representative, tuple(cc_emails) if representative is not None else ())
+
+
+def representatives_at_request(representatives: Sequence[Representative], notified: str | None) -> list[dict]:
+    """The destination's representatives as they are now, kept with the transfer (the default
+    first): its detail shows them as they were, whatever the directory says later."""
+    ordered = sorted(representatives, key=lambda r: (not r.is_default, r.email))
+    return [{"email": r.email, "first_name": r.first_name, "last_name": r.last_name, "is_default": r.is_default,
+             "notified": r.email == notified} for r in ordered]
