@@ -7,8 +7,10 @@
     if (target.id === "modal-body") {
       var dialog = document.getElementById("modal");
       if (!dialog.open) dialog.showModal();
-      var first = target.querySelector("[autofocus], input:not([type=hidden]), select, button");
-      if (first) first.focus();
+      focusFirstToCorrect(target) || focusFirstField(target);
+    } else {
+      var modal = document.getElementById("modal");  // a form inside the open dialog was refused
+      if (modal && modal.open) focusFirstToCorrect(document.getElementById("modal-body"));
     }
     if (target.id === "panel") {
       document.body.classList.add("panel-open");
@@ -17,6 +19,22 @@
     }
     applyColumnChoices(document);
   });
+  // A refused form: the first marked field takes the focus, in view (the person sees what to
+  // correct, and the button that sent it does not seem dead); without one, the form's message.
+  function focusFirstToCorrect(root) {
+    var field = root.querySelector("[aria-invalid=true]");
+    var message = root.querySelector(".form-error");
+    var target = field || message;
+    if (!target) return false;
+    if (!field) target.setAttribute("tabindex", "-1");
+    target.focus();
+    target.scrollIntoView({ block: "center" });
+    return true;
+  }
+  function focusFirstField(root) {
+    var first = root.querySelector("[autofocus], input:not([type=hidden]), select, button");
+    if (first) first.focus();
+  }
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-close-modal]")) document.getElementById("modal").close();
     if (event.target.closest("[data-close-panel]")) {
