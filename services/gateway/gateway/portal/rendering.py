@@ -3,10 +3,11 @@ one-shot flash message shown on the next page."""
 
 import re
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from starlette.requests import Request
@@ -19,17 +20,31 @@ from shared.auth.tokens import Caller
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "portal_flash"
+TIME_ZONE_COOKIE = "portal_tz"  # the browser's IANA zone name, set by portal.js
 _LOCAL_PATH = re.compile(r"/[A-Za-z0-9\-._~/?=&%+,:@]*")
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
 def _datetime(value: Any) -> str:
-    """The documents' format: DD MMM YYYY, HH:MM:SS (UTC, as stored)."""
+    """The documents' format, DD MMM YYYY, HH:MM:SS, in the reader's time zone, which is shown."""
     if not value:
         return ""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.strftime("%d %b %Y, %H:%M:%S")
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(_reader_zone())
+    return f"{local:%d %b %Y, %H:%M:%S} {local.tzname()}"
+
+
+def _reader_zone() -> tzinfo:
+    """The zone the reader's browser reported (portal.js keeps it in a cookie); UTC until it has."""
+    request = _rendering.get(None)
+    name = request.cookies.get(TIME_ZONE_COOKIE) if request is not None else None
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # not a zone name, or a path in disguise
+        return UTC
 
 
 def _date(value: Any) -> str:

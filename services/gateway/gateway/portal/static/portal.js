@@ -35,6 +35,26 @@
     var first = root.querySelector("[autofocus], input:not([type=hidden]), select, button");
     if (first) first.focus();
   }
+  // hx-confirm asks in the portal's own dialog: the browser's confirm box is neither styled nor
+  // clear about what is confirmed. The request goes ahead only on "Confirm".
+  var pendingConfirm = null;
+  document.addEventListener("htmx:confirm", function (event) {
+    var dialog = document.getElementById("confirm-dialog");
+    if (!event.detail.question || !dialog) return;
+    event.preventDefault();
+    pendingConfirm = event.detail;
+    document.getElementById("confirm-question").textContent = event.detail.question;
+    dialog.showModal();
+    dialog.querySelector("[data-confirm=yes]").focus();
+  });
+  document.addEventListener("click", function (event) {
+    var answer = event.target.closest("[data-confirm]");
+    if (!answer) return;
+    var confirmed = pendingConfirm;
+    pendingConfirm = null;
+    document.getElementById("confirm-dialog").close();
+    if (confirmed && answer.dataset.confirm === "yes") confirmed.issueRequest(true);
+  });
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-close-modal]")) document.getElementById("modal").close();
     if (event.target.closest("[data-close-panel]")) {
@@ -62,6 +82,12 @@
     localStorage.setItem(key(box.dataset.table, box.dataset.column), box.checked ? "shown" : "hidden");
     showColumn(box.dataset.table, box.dataset.column, box.checked);
   });
+  // The reader's time zone, for the times the server writes into pages (rendering.py). Set on
+  // every page, the sign-in page first, so the pages after it are in the reader's zone.
+  try {
+    var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (zone) document.cookie = "portal_tz=" + zone + "; path=/; SameSite=Strict; max-age=31536000";
+  } catch (ignored) { /* a browser without Intl: times stay in UTC, which is shown */ }
   document.addEventListener("DOMContentLoaded", function () {
     applyColumnChoices(document);
     var panel = document.getElementById("panel");
