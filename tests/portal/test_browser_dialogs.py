@@ -2,6 +2,9 @@
 field marked, focused and in view, so the button does not seem dead), and a confirmation is asked
 in the portal's own dialog, never in the browser's confirm box."""
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import pytest
 from playwright.async_api import expect
 
@@ -13,7 +16,7 @@ pytestmark = [pytest.mark.system, pytest.mark.timeout(150)]
 
 
 async def test_a_refused_transfer_dialog_focuses_the_field_to_correct(platform, distributor, new_page):
-    destination = await end_customer_with_licenses(platform, distributor, quantity=1)
+    destination = await end_customer_with_licenses(platform, distributor, quantity=1, kind="integrators")
     page = await new_page()
     await page.set_viewport_size({"width": 1366, "height": 768})
     await open_signed_in(page, distributor.admin_email, "/licenses")
@@ -22,7 +25,7 @@ async def test_a_refused_transfer_dialog_focuses_the_field_to_correct(platform, 
     dialog = page.locator("#modal")
     await dialog.get_by_label("Split before transfer").check()
     await dialog.get_by_label("Licenses to transfer").fill("1")
-    await dialog.get_by_label("Customer", exact=True).select_option(label=f"{destination.name} (NO)")
+    await dialog.get_by_label("Integrator", exact=True).select_option(label=f"{destination.name} (NO)")
     cc = dialog.get_by_label("CC emails")
     await cc.fill("finance@quay.example, it-at-quay")
     await dialog.get_by_role("button", name="Next").click()
@@ -62,3 +65,23 @@ async def test_deactivating_asks_in_the_portals_own_dialog(platform, distributor
     await asked.get_by_role("button", name="Confirm").click()
     await expect(page.get_by_role("row").filter(has_text="Ward 9")).to_contain_text("Deactivated")
     assert browser_boxes == []
+
+
+async def test_a_new_york_reader_sees_new_york_times(platform, distributor, browser):
+    """The audit log of the distributor, read in a browser set to New York: each moment the API
+    gives in UTC is shown as New York's clock showed it, with the zone."""
+    context = await browser.new_context(base_url=str(platform.http.base_url), timezone_id="America/New_York",
+                                        viewport={"width": 1366, "height": 768})
+    try:
+        page = await context.new_page()
+        await open_signed_in(page, distributor.admin_email, "/audit")
+        events = (await distributor.admin.get("/api/v1/audit-events", params={"limit": 50})).json()["items"]
+        assert events, "the distributor's creation is in its audit log"
+        moment = datetime.fromisoformat(events[-1]["occurred_at"].replace("Z", "+00:00"))  # the first, on the page
+        in_new_york = moment.astimezone(ZoneInfo("America/New_York"))
+        shown = f"{in_new_york:%d %b %Y, %H:%M:%S} {in_new_york.tzname()}"
+        assert in_new_york.tzname() in ("EST", "EDT")
+        await expect(page.locator("#main")).to_contain_text(shown)
+        await screenshot(page, "audit-new-york")
+    finally:
+        await context.close()
