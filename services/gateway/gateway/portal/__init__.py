@@ -10,12 +10,13 @@ from starlette.types import Receive, Scope, Send
 
 from gateway.portal.routing import SECURITY_HEADERS
 from gateway.portal.pages import (activations, audit, dashboard, invites, licenses, members, partners, sign_in,
-                                  transactions, transfers)
+                                  transactions, transfers, vendor)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Each page module's router; a new page adds its module here.
-PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations)
+PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations,
+         vendor)
 
 
 def mount_portal(app: FastAPI) -> None:

@@ -76,7 +76,18 @@ def _url_with(**changes: Any) -> str:
     return request.url.path + (f"?{urlencode(params)}" if params else "")
 
 
-templates.env.filters.update(datetime=_datetime, date=_date, label=_label)
+def _label_pair(value: Any) -> tuple[Any, str]:
+    """(code, its label): an option of a select."""
+    return value, _label(value)
+
+
+def _name_options(items: list[dict]) -> list[tuple[str, str]]:
+    """(id, name): the options of a select of API items."""
+    return [(str(item["id"]), item.get("name") or str(item["id"])) for item in items]
+
+
+templates.env.filters.update(datetime=_datetime, date=_date, label=_label, label_pair=_label_pair,
+                             name_options=_name_options)
 templates.env.globals.update(Action=Action, url_with=_url_with, page_request=_page_request)
 
 
