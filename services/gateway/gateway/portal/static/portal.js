@@ -55,6 +55,14 @@
     document.getElementById("confirm-dialog").close();
     if (confirmed && answer.dataset.confirm === "yes") confirmed.issueRequest(true);
   });
+  // A click anywhere on a row of a list opens its panel, as its first button does (a click on a
+  // link, a button or a form control in the row keeps its own meaning).
+  document.addEventListener("click", function (event) {
+    var row = event.target.closest("tr.selectable");
+    if (!row || event.target.closest("a, button, input, select, label, summary, form")) return;
+    var opener = row.querySelector("button[hx-get], a[hx-get]");
+    if (opener) opener.click();
+  });
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-close-modal]")) document.getElementById("modal").close();
     if (event.target.closest("[data-close-panel]")) {
