@@ -1,0 +1,35 @@
+"""Issue 21, Missing: the accept-invite page says which company, role and email the invite is for,
+and a dead link (made up, already used) says so before any form is filled in."""
+
+import pytest
+
+from tests.portal.signed_in import same_site
+from tests.system.platform import PASSWORD, unique_email
+
+pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
+
+
+async def test_the_accept_page_names_the_company_role_and_email(portal, platform, distributor):
+    email = unique_email("invitee")
+    answer = await distributor.admin.post("/api/v1/invites", json={"email": email, "role": "auditor"})
+    assert answer.status_code == 201, answer.text
+    token = await platform.invite_token(email)
+
+    page = await portal.get("/accept-invite", params={"token": token})
+    assert page.status_code == 200
+    assert distributor.name in page.text and "Auditor" in page.text and email in page.text
+    assert 'name="password"' in page.text
+
+    accepted = await portal.post("/invites/accept", headers=same_site(portal), data={
+        "token": token, "first_name": "Ada", "last_name": "Lovelace", "password": PASSWORD,
+        "password_again": PASSWORD})
+    assert accepted.status_code == 303, accepted.text
+    portal.cookies.clear()
+    used = await portal.get("/accept-invite", params={"token": token})
+    assert "This invitation cannot be used" in used.text and 'name="password"' not in used.text
+
+
+async def test_a_made_up_link_says_so_before_the_form(portal):
+    page = await portal.get("/accept-invite", params={"token": "made-up-token-0123456789"})
+    assert "This invitation cannot be used" in page.text and 'role="alert"' in page.text
+    assert 'name="password"' not in page.text
