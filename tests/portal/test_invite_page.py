@@ -4,16 +4,14 @@ and a dead link (made up, already used) says so before any form is filled in."""
 import pytest
 
 from tests.portal.signed_in import same_site
-from tests.system.platform import PASSWORD, unique_email
+from tests.portal.world import invited
+from tests.system.platform import PASSWORD
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(120)]
 
 
 async def test_the_accept_page_names_the_company_role_and_email(portal, platform, distributor):
-    email = unique_email("invitee")
-    answer = await distributor.admin.post("/api/v1/invites", json={"email": email, "role": "auditor"})
-    assert answer.status_code == 201, answer.text
-    token = await platform.invite_token(email)
+    email, token = await invited(platform, distributor.admin, "auditor", "invitee")
 
     page = await portal.get("/accept-invite", params={"token": token})
     assert page.status_code == 200
