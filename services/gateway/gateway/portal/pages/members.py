@@ -16,7 +16,7 @@ from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.recent import activity_of
 from gateway.portal.rendering import is_htmx
 from gateway.portal.routing import portal_router
-from shared.auth.permissions import ROLES_BY_TIER, Role
+from shared.auth.permissions import ROLES_BY_TIER, Action, Role
 
 router = portal_router()
 
@@ -81,6 +81,20 @@ async def resend_invite(portal: PortalDep, invite_id: uuid.UUID,
         return portal.redirect("/members?view=invited", f"The invitation was not resent: {problem_detail(answer)}")
     return portal.redirect("/members?view=invited", f"Invitation resent to {answer.json()['email']}; it is valid "
                                                    "for another week and the earlier link no longer works.")
+
+
+@router.get("/members/invites/{invite_id}")
+async def invite_panel(portal: PortalDep, invite_id: uuid.UUID,
+                       email: Annotated[str, Query(max_length=254)] = "") -> Response:
+    """An invitation's detail panel; it is found among the pending ones by its email (the list gave it)."""
+    if not is_htmx(portal.request):
+        return RedirectResponse("/members?view=invited", status_code=303)
+    answer = await portal.api.get("/api/v1/invites", params={"q": email, "limit": 50})
+    found = [i for i in answer.json()["items"] if i["id"] == str(invite_id)] if answer.status_code == 200 else []
+    error = None if found else (problem_detail(answer) if answer.status_code != 200
+                                else "This invitation is no longer pending: accepted, deleted or replaced.")
+    return portal.render("members/_invite_panel.html", invite=found[0] if found else None, panel_error=error,
+                         manage=portal.can(Action.MANAGE_MEMBERS))
 
 
 @router.get("/members/invites/{invite_id}/delete")
