@@ -68,7 +68,7 @@ async def test_signing_out_ends_the_session(portal, distributor):
 
 
 async def test_an_invitee_accepts_from_the_email_link_and_is_signed_in(portal, platform, distributor):
-    _, token = await invited(platform, distributor.admin, "auditor", "invitee")
+    email, token = await invited(platform, distributor.admin, "auditor", "invitee")
     page = await portal.get("/accept-invite", params={"token": token})
     assert page.status_code == 200 and f'value="{token}"' in page.text
 
