@@ -3,8 +3,9 @@ so a new user can follow an invite link without a real mail server.
 
 Enabled when LICENSING_DEV_MAIL=1 and the environment (LICENSING_ENV) is development, and only for
 a client on this machine (loopback): the pages show every invite link, with no sign-in. Otherwise
-every page answers 404, as if it did not exist; the gateway's start says which it is. The sink (deploy/run/mail_sink.py) writes a Maildir
-at LICENSING_MAIL_DIR, by default <LICENSING_RUN_DIR>/mail, which is `.run/mail`.
+every page answers 404, as if it did not exist; the gateway's start says when they are on. The
+sink (deploy/run/mail_sink.py) writes a Maildir at LICENSING_MAIL_DIR, by default
+<LICENSING_RUN_DIR>/mail, which is `.run/mail`.
 """
 
 import html

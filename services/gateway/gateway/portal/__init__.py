@@ -8,9 +8,9 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway.portal.routing import SECURITY_HEADERS
 from gateway.portal.pages import (activations, audit, dashboard, invites, licenses, members, partners, sign_in,
                                   transactions, transfers, vendor)
+from gateway.portal.routing import SECURITY_HEADERS
 
 STATIC_DIR = Path(__file__).parent / "static"
 
@@ -25,6 +25,9 @@ def mount_portal(app: FastAPI) -> None:
     app.mount("/static", _StaticFiles(directory=STATIC_DIR), name="static")
 
 
+_SECURITY_HEADERS_RAW = [(name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items()]
+
+
 class _StaticFiles(StaticFiles):
     """The portal's scripts and styles, with its security headers (nosniff: a script is run only
     when served as one)."""
@@ -32,8 +35,7 @@ class _StaticFiles(StaticFiles):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message):
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []),
-                                      *((name.lower().encode(), value.encode()) for name, value in SECURITY_HEADERS.items())]
+                message["headers"] = [*message.get("headers", []), *_SECURITY_HEADERS_RAW]
             await send(message)
 
         await super().__call__(scope, receive, send_with_headers)

@@ -120,9 +120,7 @@ class _Renewals:
                 break
             ended |= linked | {_renewed_to(self._pending[key][1]) for key in linked}
         for key in ended:
-            renewal = self._pending.pop(key, None)
-            if renewal is not None and not renewal[1].done():
-                renewal[1].cancel()
+            self._pending.pop(key, None)
 
 
 def _renewed_to(renewal: asyncio.Future) -> str | None:
