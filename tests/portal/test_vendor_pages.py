@@ -24,7 +24,7 @@ async def test_the_vendor_creates_a_distributor_a_product_and_an_entitlement(pla
     vendor = await platform.sign_in(ADMIN_EMAIL)
     await sign_in(portal, ADMIN_EMAIL)
     menu = (await portal.get("/dashboard")).text
-    assert 'href="/distributors"' in menu and 'href="/products"' in menu
+    assert 'href="/distributors"' in menu and 'href="/products"' in menu and 'href="/entitlements/new"' in menu
 
     admin_email = unique_email("new-distributor")
     name = f"Baltic Distribution {admin_email[16:24]}"

@@ -8,15 +8,15 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway.portal.pages import (activations, audit, dashboard, invites, licenses, members, partners, sign_in,
-                                  transactions, transfers, vendor)
+from gateway.portal.pages import (activations, audit, dashboard, invites, licenses, members, partners, profile,
+                                  sign_in, transactions, transfers, vendor)
 from gateway.portal.routing import SECURITY_HEADERS
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Each page module's router; a new page adds its module here.
 PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations,
-         vendor)
+         vendor, profile)
 
 
 def mount_portal(app: FastAPI) -> None:

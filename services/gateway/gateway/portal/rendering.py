@@ -20,7 +20,8 @@ from shared.auth.tokens import Caller
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "portal_flash"
-TIME_ZONE_COOKIE = "portal_tz"  # the browser's IANA zone name, set by portal.js
+TIME_ZONE_COOKIE = "portal_tz"  # the browser's IANA zone name, set by portal.js, or the one chosen
+TIME_ZONE_CHOSEN_COOKIE = "portal_tz_chosen"  # "1": chosen in the profile, portal.js leaves it
 _LOCAL_PATH = re.compile(r"/[A-Za-z0-9\-._~/?=&%+,:@]*")
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)

@@ -94,7 +94,8 @@
   // every page, the sign-in page first, so the pages after it are in the reader's zone.
   try {
     var zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (zone) document.cookie = "portal_tz=" + zone + "; path=/; SameSite=Strict; max-age=31536000";
+    var chosen = document.cookie.split("; ").indexOf("portal_tz_chosen=1") >= 0;  // chosen in the profile
+    if (zone && !chosen) document.cookie = "portal_tz=" + zone + "; path=/; SameSite=Strict; max-age=31536000";
   } catch (ignored) { /* a browser without Intl: times stay in UTC, which is shown */ }
   document.addEventListener("DOMContentLoaded", function () {
     applyColumnChoices(document);
