@@ -54,3 +54,14 @@ async def test_a_click_anywhere_on_a_row_opens_its_panel(distributor, new_page):
     row = page.get_by_role("row").filter(has_text=distributor.product_name)
     await row.locator("td").nth(3).click()  # the Available figure, not the name's button
     await expect(page.locator("#panel").get_by_role("heading", name=distributor.product_name)).to_be_visible()
+
+
+async def test_a_filter_applies_as_soon_as_it_changes(distributor, new_page):
+    page = await new_page()
+    await open_signed_in(page, distributor.admin_email, "/transactions")
+    await page.get_by_role("combobox", name="Product").select_option(label=distributor.product_name)
+    await expect(page).to_have_url(re.compile(f"product_id={distributor.product_id}"))
+    await page.get_by_role("button", name="Columns").click()
+    await page.get_by_role("checkbox", name="PO number").uncheck()
+    await expect(page.locator("#transactions-table th[data-column=po]")).to_be_hidden()
+    await expect(page).to_have_url(re.compile(f"product_id={distributor.product_id}"))
