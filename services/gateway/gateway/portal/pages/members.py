@@ -39,11 +39,12 @@ async def members_page(portal: PortalDep, view: View = "active", role: Annotated
                        invite: bool = False) -> Response:
     path = "/api/v1/members" if view == "active" else "/api/v1/invites"
     answer = await portal.api.get(path, params={"role": role, "q": q, "sort": sort, "order": order, "cursor": cursor,
-                                                "limit": PAGE_SIZE})
+                                                "limit": PAGE_SIZE, "include_total": "true"})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
     return portal.render("members/list.html", fragment="members/_list.html", title="Members", view=view,
                          role=role or "", q=q or "", roles=roles_of(portal), items=page["items"],
-                         next_cursor=page["next_cursor"], open_invite=invite,
+                         next_cursor=page["next_cursor"], total=page.get("total"), page_size=PAGE_SIZE,
+                         open_invite=invite,
                          error=None if answer.status_code == 200 else problem_detail(answer))
 
 

@@ -51,10 +51,12 @@ def kinds_for(tier: Tier) -> list[Kind]:
 async def _list_values(portal: Portal, kind: Kind, status: str, country: str | None, q: str | None, sort: str,
                        order: str | None, cursor: str | None) -> dict:
     answer = await portal.api.get(kind.api, params={"status": status, "country": country, "q": q, "sort": sort,
-                                                    "order": order, "cursor": cursor, "limit": PAGE_SIZE})
+                                                    "order": order, "cursor": cursor, "limit": PAGE_SIZE,
+                                                    "include_total": "true"})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
     return {"kind": kind, "kinds": kinds_for(portal.caller.tier), "status": status, "country": country or "",
-            "q": q or "", "items": page["items"], "next_cursor": page["next_cursor"],
+            "q": q or "", "items": page["items"], "next_cursor": page["next_cursor"], "total": page.get("total"),
+            "page_size": PAGE_SIZE,
             "error": None if answer.status_code == 200 else problem_detail(answer), "title": kind.title}
 
 
