@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import BodySizeLimitMiddleware, RequestContextMiddleware
 from shared.tracing import ServerSpanMiddleware
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -46,7 +46,9 @@ class LeanPath:
         self._handlers = {kind: handler for kind, handler in app.exception_handlers.items()
                           if kind not in (500, Exception)}  # as ExceptionMiddleware; the catch-all is below
         self._unexpected = app.exception_handlers[Exception]
-        self._in_context = RequestContextMiddleware(self._respond, service=service)
+        limits = getattr(app.state, "body_limits", None)  # as the app's BodySizeLimitMiddleware (shared.service)
+        respond = BodySizeLimitMiddleware(self._respond, limits) if limits is not None else self._respond
+        self._in_context = RequestContextMiddleware(respond, service=service)
         self._traced = ServerSpanMiddleware(self._answered)
 
     async def __call__(self, scope, receive, send) -> None:

@@ -18,7 +18,7 @@ from shared.events.secrets import session_info as event_secrets_session_info
 from shared.health import health_router
 from shared.heap import startup_heap_frozen
 from shared.logging import configure_logging, get_logger
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import BodyLimits, BodySizeLimitMiddleware, InternalPathsMiddleware, RequestContextMiddleware
 from shared.openapi_permissions import document_permissions
 from shared.problems import install_problem_handlers
 from shared.query_params import refuse_repeated_scalar_parameters
@@ -84,7 +84,10 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     document_permissions(app)  # who may call each operation, from the permission table
+    app.state.body_limits = BodyLimits.from_settings(settings)  # the lean path's too (shared.lean_path)
+    app.add_middleware(BodySizeLimitMiddleware, limits=app.state.body_limits)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(InternalPathsMiddleware, paths=("/metrics",), allowed=settings.metrics_allowed_from)
     instrument_app(app, engine, settings.traces_sql())
     return app
 

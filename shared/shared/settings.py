@@ -63,6 +63,13 @@ class ServiceSettings(BaseSettings):
     jwt_audience: str = Field(default="licensing", alias="JWT_AUDIENCE")
     jwt_issuer: str = Field(default="licensing-identity", alias="JWT_ISSUER")
 
+    # Request bodies beyond these sizes get 413 (shared.middleware.BodySizeLimitMiddleware); the
+    # larger one is for the routes that take files (shared.middleware.LARGE_BODY_ROUTES).
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1, alias="MAX_REQUEST_BODY_BYTES")
+    max_import_body_bytes: int = Field(default=50 * 1024 * 1024, ge=1, alias="MAX_IMPORT_BODY_BYTES")
+    # Who may read /metrics (comma-separated addresses or networks): the scraper, never the public.
+    metrics_allowed_from: str = Field(default="127.0.0.1/32,::1/128", alias="METRICS_ALLOWED_FROM")
+
     otlp_endpoint: str | None = Field(default=None, alias="OTEL_EXPORTER_OTLP_ENDPOINT")
     # A span per SQL statement; unset: only when spans are exported (they cost CPU on every query).
     trace_sql: bool | None = Field(default=None, alias="TRACE_SQL")

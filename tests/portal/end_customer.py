@@ -20,10 +20,12 @@ class EndCustomer:
     admin: httpx.AsyncClient
 
 
-async def end_customer_with_licenses(platform: Platform, distributor: Distributor, quantity: int) -> EndCustomer:
+async def end_customer_with_licenses(platform: Platform, distributor: Distributor, quantity: int,
+                                     kind: str = "customers") -> EndCustomer:
+    """`kind`: "integrators" makes an integrator the same way (the same body, the same first Admin)."""
     admin_email = unique_email("customer-admin")
     name = f"Harbour Hospital {admin_email[15:23]}"
-    answer = await distributor.admin.post("/api/v1/customers", json={
+    answer = await distributor.admin.post(f"/api/v1/{kind}", json={
         "name": name, "country": "NO", "representatives": [{"email": admin_email, "first_name": "Kari"}]})
     assert answer.status_code == 201, answer.text
     customer_id = answer.json()["id"]

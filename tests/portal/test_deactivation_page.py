@@ -21,21 +21,19 @@ async def test_an_end_customer_admin_deactivates_an_activation_from_the_list(pla
     page = await new_page()
     await open_signed_in(page, customer.admin_email, "/activations")
 
-    asked = []
-
-    async def confirm(dialog) -> None:
-        asked.append(dialog.message)
-        await dialog.accept()
-
-    page.once("dialog", confirm)
+    browser_boxes = []
+    page.on("dialog", lambda box: browser_boxes.append(box.message))
     row = page.get_by_role("row").filter(has_text="Ward 3 monitors")
     await row.get_by_role("button", name="Deactivate").click()
+    asked = page.locator("#confirm-dialog")  # the portal's own dialog, not the browser's box
+    await expect(asked).to_contain_text(f"Deactivate 3 × {distributor.product_name} of project Ward 3 monitors? "
+                                        "The licenses become available again.")
+    await asked.get_by_role("button", name="Confirm").click()
     await expect(page.get_by_role("status")).to_contain_text(
         f"Deactivated 3 × {distributor.product_name} of project Ward 3 monitors: the licenses are available again.")
     await expect(row).to_contain_text("Deactivated")
     await expect(row.get_by_role("button", name="Deactivate")).to_have_count(0)
-    assert asked == [f"Deactivate 3 × {distributor.product_name} of project Ward 3 monitors? "
-                     "The licenses become available again."]
+    assert browser_boxes == []
     held = await customer.admin.get(f"/api/v1/licenses/products/{distributor.product_id}")
     assert (held.json()["available"], held.json()["activated"]) == (4, 0)
 

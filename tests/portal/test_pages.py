@@ -39,3 +39,10 @@ async def test_every_page_in_the_menu_opens_for_the_vendor_and_the_distributor(p
         for path in menu:
             page = await portal.get(path)
             assert page.status_code == 200 and "<h1>" in page.text, (email, path, page.status_code)
+
+
+async def test_a_list_says_how_many_in_all_and_which_page(portal, platform, distributor):
+    await sign_in(portal, distributor.admin_email)
+    members = (await distributor.admin.get("/api/v1/members", params={"include_total": "true"})).json()["total"]
+    page = await portal.get("/members")
+    assert re.search(rf"{members} in all · Page 1 of 1\b", page.text), "the member list's totals"

@@ -3,7 +3,8 @@
 import pytest
 
 from tests.portal.signed_in import same_site
-from tests.system.platform import PASSWORD, unique_email
+from tests.portal.world import invited
+from tests.system.platform import PASSWORD
 
 pytestmark = pytest.mark.system  # the whole platform runs behind the portal
 
@@ -67,10 +68,7 @@ async def test_signing_out_ends_the_session(portal, distributor):
 
 
 async def test_an_invitee_accepts_from_the_email_link_and_is_signed_in(portal, platform, distributor):
-    email = unique_email("invitee")
-    answer = await distributor.admin.post("/api/v1/invites", json={"email": email, "role": "auditor"})
-    assert answer.status_code == 201, answer.text
-    token = await platform.invite_token(email)
+    email, token = await invited(platform, distributor.admin, "auditor", "invitee")
     page = await portal.get("/accept-invite", params={"token": token})
     assert page.status_code == 200 and f'value="{token}"' in page.text
 

@@ -48,11 +48,18 @@ async def distributor_with_licenses(platform: Platform, quantity: int = 100) -> 
                        issued.json()["entitlement_id"], po_number)
 
 
-async def member_with_role(platform: Platform, admin: httpx.AsyncClient, role: str) -> str:
-    """Invites a member with `role` into the Admin's org and accepts; returns their email."""
-    email = unique_email(role.replace("_", "-"))
+async def invited(platform: Platform, admin: httpx.AsyncClient, role: str, who: str | None = None
+                  ) -> tuple[str, str]:
+    """Invites someone with `role` into the Admin's org; returns their email and the link's token."""
+    email = unique_email(who or role.replace("_", "-"))
     answer = await admin.post("/api/v1/invites", json={"email": email, "role": role})
     assert answer.status_code == 201, answer.text
+    return email, await platform.invite_token(email)
+
+
+async def member_with_role(platform: Platform, admin: httpx.AsyncClient, role: str) -> str:
+    """Invites a member with `role` into the Admin's org and accepts; returns their email."""
+    email, _ = await invited(platform, admin, role)
     client = await platform.accept_invite(email)
     await client.aclose()
     return email

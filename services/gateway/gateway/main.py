@@ -17,7 +17,7 @@ from shared.health import health_router
 from shared.heap import startup_heap_frozen
 from shared.lean_path import LeanApp
 from shared.logging import configure_logging, get_logger
-from shared.middleware import RequestContextMiddleware
+from shared.middleware import BodyLimits, BodySizeLimitMiddleware, InternalPathsMiddleware, RequestContextMiddleware
 from shared.problems import install_problem_handlers
 from shared.tracing import FASTAPI_TELEMETRY_OFF, ServerSpanMiddleware, configure_tracing
 
@@ -40,6 +40,7 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
             app.state.upstream_session = session  # also the dashboard's: many small calls at once
             app.state.proxy = ReverseProxy(session, settings.upstream_urls())
             log.info("service started", service=settings.service_name, upstreams=settings.upstream_urls())
+            mail.announce(settings)
             with startup_heap_frozen():
                 yield
 
@@ -56,7 +57,10 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
     app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
     mount_portal(app)  # the web pages: their own paths, none under /api/v1
+    app.state.body_limits = BodyLimits.from_settings(settings)  # the lean path's too (shared.lean_path)
+    app.add_middleware(BodySizeLimitMiddleware, limits=app.state.body_limits)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.add_middleware(InternalPathsMiddleware, paths=("/metrics",), allowed=settings.metrics_allowed_from)
     app.add_middleware(ServerSpanMiddleware)
     if lean_proxy:
         app.lean_path = proxied_requests_path(app, settings.service_name)

@@ -1,7 +1,10 @@
 """The dashboard asks each service with the caller's token and still answers when one is down."""
 
+from fastapi import FastAPI
+
 from gateway.domain.dashboard import parts_for, summarize
 from shared.auth.permissions import Role, Tier
+from shared.testing import serving
 
 
 def test_each_tier_and_role_asks_only_for_what_it_may_see():
@@ -34,3 +37,17 @@ async def test_with_a_service_down_the_dashboard_answers_the_rest_and_names_what
 
 async def test_the_dashboard_needs_a_token(gateway):
     assert (await gateway.get("/api/v1/dashboard")).status_code == 401
+
+
+async def test_the_license_totals_count_every_product_not_only_the_first_page(start_gateway, issue_token):
+    products = FastAPI()
+
+    @products.get("/api/v1/licenses/products")
+    async def page(limit: int, cursor: int = 0):
+        items = [{"available": 1, "transferred": 2, "activated": 0} for _ in range(cursor, min(cursor + limit, 450))]
+        return {"items": items, "next_cursor": str(cursor + limit) if cursor + limit < 450 else None}
+
+    token = issue_token(tier="distributor", role="admin")
+    async with serving(products) as url, start_gateway(entitlements_url=url) as gateway:
+        answer = await gateway.get("/api/v1/dashboard", headers={"Authorization": f"Bearer {token}"})
+    assert answer.json()["licenses"] == {"available": 450, "transferred": 900}

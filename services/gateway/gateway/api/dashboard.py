@@ -16,6 +16,7 @@ from shared.auth.dependencies import CurrentCaller
 
 router = APIRouter(include_in_schema=False)
 PART_TIMEOUT_SECONDS = 5  # a slower part is reported missing rather than holding the dashboard
+MAX_PAGES = 50  # of a part whose totals need every item (10,000 products at 200 a page)
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,21 @@ async def _fetch(request: Request, part: Part, headers: dict) -> Fetched:
     the gateway's CPU choosing a pooled connection: py-spy, bench/transfers_end_to_end.py)."""
     base = request.app.state.settings.upstream_urls()[part.service]
     session: aiohttp.ClientSession = request.app.state.upstream_session
+    params, items, body = dict(part.params), [], None
     try:
-        async with session.get(f"{base.rstrip('/')}{part.path}", params=part.params, headers=headers,
-                               timeout=aiohttp.ClientTimeout(total=PART_TIMEOUT_SECONDS)) as answer:
-            if answer.status != 200:
-                return Fetched(part, None, f"the {part.service} service answered {answer.status}")
-            return Fetched(part, await answer.json(), None)
+        for _ in range(MAX_PAGES if part.every_page else 1):
+            async with session.get(f"{base.rstrip('/')}{part.path}", params=params, headers=headers,
+                                   timeout=aiohttp.ClientTimeout(total=PART_TIMEOUT_SECONDS)) as answer:
+                if answer.status != 200:
+                    return Fetched(part, None, f"the {part.service} service answered {answer.status}")
+                body = await answer.json()
+            items += body.get("items", [])
+            if not body.get("next_cursor"):
+                break
+            params["cursor"] = body["next_cursor"]
+        else:
+            if part.every_page:
+                return Fetched(part, None, f"more than {MAX_PAGES} pages from the {part.service} service")
     except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
         return Fetched(part, None, f"the {part.service} service is unavailable ({type(error).__name__})")
+    return Fetched(part, {**body, "items": items}, None)

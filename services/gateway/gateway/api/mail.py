@@ -1,9 +1,11 @@
 """Development only: the mail that the local sink of `make run` caught, as pages of the gateway,
 so a new user can follow an invite link without a real mail server.
 
-Enabled when LICENSING_DEV_MAIL=1 and the environment (LICENSING_ENV) is development; otherwise
-every page answers 404, as if it did not exist. The sink (deploy/run/mail_sink.py) writes a Maildir
-at LICENSING_MAIL_DIR, by default <LICENSING_RUN_DIR>/mail, which is `.run/mail`.
+Enabled when LICENSING_DEV_MAIL=1 and the environment (LICENSING_ENV) is development, and only for
+a client on this machine (loopback): the pages show every invite link, with no sign-in. Otherwise
+every page answers 404, as if it did not exist; the gateway's start says when they are on. The
+sink (deploy/run/mail_sink.py) writes a Maildir at LICENSING_MAIL_DIR, by default
+<LICENSING_RUN_DIR>/mail, which is `.run/mail`.
 """
 
 import html
@@ -21,7 +23,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from shared.logging import get_logger
+from shared.middleware import LOOPBACK, client_within, networks
 from shared.problems import Problem
+
+log = get_logger(__name__)
 
 router = APIRouter(prefix="/dev/mail", include_in_schema=False)
 
@@ -31,11 +37,24 @@ LIST_LIMIT = 200
 _LINK = re.compile(r"""https?://[^\s<>"']+""")
 
 
-def mail_directory(request: Request) -> Path:
-    """The Maildir to read, or 404 when the page is disabled."""
-    settings = getattr(request.app.state, "settings", None)
+_LOCAL = networks(LOOPBACK)
+
+
+def enabled(settings) -> bool:
     environment = getattr(settings, "environment", None) or os.environ.get("LICENSING_ENV", "development")
-    if os.environ.get("LICENSING_DEV_MAIL") != "1" or environment != "development":
+    return os.environ.get("LICENSING_DEV_MAIL") == "1" and environment == "development"
+
+
+def announce(settings) -> None:
+    """Says at start whether the pages are on, and that they are for this machine only."""
+    if enabled(settings):
+        log.warning("development mail pages enabled at /dev/mail, for clients on this machine only (loopback):"
+                    " they show every invite link without sign-in")
+
+
+def mail_directory(request: Request) -> Path:
+    """The Maildir to read, or 404 when the page is disabled or the client is not on this machine."""
+    if not enabled(getattr(request.app.state, "settings", None)) or not client_within(request.scope, _LOCAL):
         raise Problem(404, "Not Found")
     if explicit := os.environ.get("LICENSING_MAIL_DIR"):
         return Path(explicit)

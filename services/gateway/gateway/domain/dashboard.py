@@ -19,10 +19,12 @@ class Part:
     path: str
     params: dict = field(default_factory=dict)
     action: Action | None = None  # the permission the caller needs, else the part is not asked for
+    every_page: bool = False  # the totals need every item: follow next_cursor to the end
 
 
 _PARTS = {
-    "licenses": Part("licenses", "entitlements", "/api/v1/licenses/products", {"limit": 200}, Action.VIEW_LICENSES),
+    "licenses": Part("licenses", "entitlements", "/api/v1/licenses/products", {"limit": 200}, Action.VIEW_LICENSES,
+                     every_page=True),
     "integrators": Part("integrators", "orgs", "/api/v1/integrators", {"limit": 1, "include_total": "true"},
                         Action.VIEW_PARTNERS),
     "customers": Part("customers", "orgs", "/api/v1/customers", {"limit": 1, "include_total": "true"},

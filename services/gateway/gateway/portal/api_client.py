@@ -3,6 +3,7 @@ signed-in person's bearer token, so the services enforce every permission and ev
 exactly as for any other API client. The calls go in-process through the gateway itself
 (routing, token check, rate limits per user and per the browser's address, the dashboard)."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -81,5 +82,16 @@ def problem_detail(answer: httpx.Response) -> str:
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("detail"):
-        return str(body["detail"])
+        return _for_people(str(body["detail"]))
     return f"The request failed ({answer.status_code} {answer.reason_phrase}). Try again shortly."
+
+
+# The permission table's codes ("audit:view") in an API refusal: for developers, not for the page.
+_PERMISSION_CODE = re.compile(r"\s*\([a-z_]+:[a-z_]+\)")
+
+
+def _for_people(detail: str) -> str:
+    readable = _PERMISSION_CODE.sub("", detail)
+    if readable != detail and "may not" in readable:
+        readable = readable.rstrip(".") + ". Ask an Admin of your organization if you need it."
+    return readable

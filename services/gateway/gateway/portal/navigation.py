@@ -18,6 +18,8 @@ class NavItem:
 NAV = (
     NavItem("Dashboard", "/dashboard", Action.VIEW_DASHBOARD),
     NavItem("Licensing", "/licenses", Action.VIEW_LICENSES),
+    NavItem("Distributors", "/distributors", Action.CREATE_DISTRIBUTORS, frozenset({Tier.VENDOR})),
+    NavItem("Products", "/products", Action.MANAGE_PRODUCTS, frozenset({Tier.VENDOR})),
     NavItem("Integrators", "/integrators", Action.VIEW_PARTNERS, frozenset({Tier.DISTRIBUTOR})),
     NavItem("Customers", "/customers", Action.VIEW_PARTNERS, frozenset({Tier.INTEGRATOR})),
     NavItem("Activations", "/activations", Action.VIEW_ACTIVATIONS, frozenset({Tier.CUSTOMER})),

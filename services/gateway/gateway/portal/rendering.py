@@ -3,10 +3,11 @@ one-shot flash message shown on the next page."""
 
 import re
 from contextvars import ContextVar
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 from starlette.requests import Request
@@ -19,17 +20,32 @@ from shared.auth.tokens import Caller
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 FLASH_COOKIE = "portal_flash"
+TIME_ZONE_COOKIE = "portal_tz"  # the browser's IANA zone name, set by portal.js, or the one chosen
+TIME_ZONE_CHOSEN_COOKIE = "portal_tz_chosen"  # "1": chosen in the profile, portal.js leaves it
 _LOCAL_PATH = re.compile(r"/[A-Za-z0-9\-._~/?=&%+,:@]*")
 
 templates = Jinja2Templates(directory=TEMPLATES_DIR)
 
 
 def _datetime(value: Any) -> str:
-    """The documents' format: DD MMM YYYY, HH:MM:SS (UTC, as stored)."""
+    """The documents' format, DD MMM YYYY, HH:MM:SS, in the reader's time zone, which is shown."""
     if not value:
         return ""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment.strftime("%d %b %Y, %H:%M:%S")
+    local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(_reader_zone())
+    return f"{local:%d %b %Y, %H:%M:%S} {local.tzname()}"
+
+
+def _reader_zone() -> tzinfo:
+    """The zone the reader's browser reported (portal.js keeps it in a cookie); UTC until it has."""
+    request = _rendering.get(None)
+    name = request.cookies.get(TIME_ZONE_COOKIE) if request is not None else None
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # not a zone name, or a path in disguise
+        return UTC
 
 
 def _date(value: Any) -> str:
@@ -61,7 +77,18 @@ def _url_with(**changes: Any) -> str:
     return request.url.path + (f"?{urlencode(params)}" if params else "")
 
 
-templates.env.filters.update(datetime=_datetime, date=_date, label=_label)
+def _label_pair(value: Any) -> tuple[Any, str]:
+    """(code, its label): an option of a select."""
+    return value, _label(value)
+
+
+def _name_options(items: list[dict]) -> list[tuple[str, str]]:
+    """(id, name): the options of a select of API items."""
+    return [(str(item["id"]), item.get("name") or str(item["id"])) for item in items]
+
+
+templates.env.filters.update(datetime=_datetime, date=_date, label=_label, label_pair=_label_pair,
+                             name_options=_name_options)
 templates.env.globals.update(Action=Action, url_with=_url_with, page_request=_page_request)
 
 

@@ -109,6 +109,29 @@ class _Renewals:
             self._pending[refresh_token] = (now, task)
         return await asyncio.shield(self._pending[refresh_token][1])
 
+    def end(self, refresh_token: str) -> None:
+        """Sign-out: the renewals of this session, the one that gave `refresh_token` and those it
+        gave, are no longer handed to anyone who presents one of its older refresh tokens."""
+        ended = {refresh_token}
+        while True:
+            linked = {key for key, (_, renewal) in self._pending.items()
+                      if key in ended or _renewed_to(renewal) in ended}
+            if linked <= ended:
+                break
+            ended |= linked | {_renewed_to(self._pending[key][1]) for key in linked}
+        for key in ended:
+            self._pending.pop(key, None)
+
+
+def _renewed_to(renewal: asyncio.Future) -> str | None:
+    if not renewal.done() or renewal.cancelled() or renewal.exception() is not None or renewal.result() is None:
+        return None
+    return renewal.result().refresh_token
+
+
+def end_renewals(request: Request, refresh_token: str) -> None:
+    _renewals(request).end(refresh_token)
+
 
 async def _refresh(request: Request, refresh_token: str) -> Tokens | None:
     answer = await PortalApi(request).post("/api/v1/auth/refresh", json={"refresh_token": refresh_token})

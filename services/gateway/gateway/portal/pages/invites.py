@@ -13,13 +13,28 @@ from gateway.portal.session import remember, tokens_from
 
 router = portal_router()
 Field = Annotated[str, Form()]
+# Identity's answers about a link that can no longer be used: unknown, used, expired, or replaced.
+DEAD_LINK = frozenset({404, 409, 410})
 
 
 @router.get("/invites/accept")
 @router.get("/accept-invite")  # the address in the invitation emails (notify's accept_invite_url)
 async def accept_page(request: Request, token: str = "") -> Response:
+    """Says which company, role and email the link is for, or, before any form is filled in, that
+    it can no longer be used."""
+    if not token:
+        return render(request, "invite_accept.html", title="Accept your invitation", values={"token": token},
+                      dead="This link has no invitation in it. Open the link from the email again.")
+    answer = await PortalApi(request).get("/api/v1/invites/accept", params={"token": token})
+    if answer.status_code == 200:
+        return render(request, "invite_accept.html", title="Accept your invitation", values={"token": token},
+                      invite=answer.json())
+    if answer.status_code in DEAD_LINK:
+        return render(request, "invite_accept.html", status_code=answer.status_code, title="Invitation not valid",
+                      values={"token": token}, dead=problem_detail(answer))
+    # Identity could not say (busy, or too many attempts from here): the form, with the reason if any.
     return render(request, "invite_accept.html", title="Accept your invitation", values={"token": token},
-                  error=None if token else "This link has no invitation in it. Open the link from the email again.")
+                  error=problem_detail(answer) if answer.status_code == 429 else None)
 
 
 @router.post("/invites/accept")

@@ -16,7 +16,7 @@ from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.recent import activity_of
 from gateway.portal.rendering import is_htmx
 from gateway.portal.routing import portal_router
-from shared.auth.permissions import ROLES_BY_TIER, Role
+from shared.auth.permissions import ROLES_BY_TIER, Action, Role
 
 router = portal_router()
 
@@ -39,11 +39,12 @@ async def members_page(portal: PortalDep, view: View = "active", role: Annotated
                        invite: bool = False) -> Response:
     path = "/api/v1/members" if view == "active" else "/api/v1/invites"
     answer = await portal.api.get(path, params={"role": role, "q": q, "sort": sort, "order": order, "cursor": cursor,
-                                                "limit": PAGE_SIZE})
+                                                "limit": PAGE_SIZE, "include_total": "true"})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
     return portal.render("members/list.html", fragment="members/_list.html", title="Members", view=view,
                          role=role or "", q=q or "", roles=roles_of(portal), items=page["items"],
-                         next_cursor=page["next_cursor"], open_invite=invite,
+                         next_cursor=page["next_cursor"], total=page.get("total"), page_size=PAGE_SIZE,
+                         open_invite=invite,
                          error=None if answer.status_code == 200 else problem_detail(answer))
 
 
@@ -81,6 +82,20 @@ async def resend_invite(portal: PortalDep, invite_id: uuid.UUID,
         return portal.redirect("/members?view=invited", f"The invitation was not resent: {problem_detail(answer)}")
     return portal.redirect("/members?view=invited", f"Invitation resent to {answer.json()['email']}; it is valid "
                                                    "for another week and the earlier link no longer works.")
+
+
+@router.get("/members/invites/{invite_id}")
+async def invite_panel(portal: PortalDep, invite_id: uuid.UUID,
+                       email: Annotated[str, Query(max_length=254)] = "") -> Response:
+    """An invitation's detail panel; it is found among the pending ones by its email (the list gave it)."""
+    if not is_htmx(portal.request):
+        return RedirectResponse("/members?view=invited", status_code=303)
+    answer = await portal.api.get("/api/v1/invites", params={"q": email, "limit": 50})
+    found = [i for i in answer.json()["items"] if i["id"] == str(invite_id)] if answer.status_code == 200 else []
+    error = None if found else (problem_detail(answer) if answer.status_code != 200
+                                else "This invitation is no longer pending: accepted, deleted or replaced.")
+    return portal.render("members/_invite_panel.html", invite=found[0] if found else None, panel_error=error,
+                         manage=portal.can(Action.MANAGE_MEMBERS))
 
 
 @router.get("/members/invites/{invite_id}/delete")

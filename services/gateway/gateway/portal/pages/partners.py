@@ -25,6 +25,7 @@ router = portal_router()
 
 PAGE_SIZE = 25
 REPRESENTATIVE_FIELDS = ("email", "first_name", "last_name", "phone", "note")
+COMPANY_FIELDS = ("name", "email_domain", "address", "country", "phone", "contact_name", "contact_email", "tax_id")
 
 
 @dataclass(frozen=True)
@@ -50,10 +51,12 @@ def kinds_for(tier: Tier) -> list[Kind]:
 async def _list_values(portal: Portal, kind: Kind, status: str, country: str | None, q: str | None, sort: str,
                        order: str | None, cursor: str | None) -> dict:
     answer = await portal.api.get(kind.api, params={"status": status, "country": country, "q": q, "sort": sort,
-                                                    "order": order, "cursor": cursor, "limit": PAGE_SIZE})
+                                                    "order": order, "cursor": cursor, "limit": PAGE_SIZE,
+                                                    "include_total": "true"})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
     return {"kind": kind, "kinds": kinds_for(portal.caller.tier), "status": status, "country": country or "",
-            "q": q or "", "items": page["items"], "next_cursor": page["next_cursor"],
+            "q": q or "", "items": page["items"], "next_cursor": page["next_cursor"], "total": page.get("total"),
+            "page_size": PAGE_SIZE,
             "error": None if answer.status_code == 200 else problem_detail(answer), "title": kind.title}
 
 
@@ -137,6 +140,23 @@ def _add_routes(kind: Kind) -> None:
         if not is_htmx(portal.request):
             return RedirectResponse(f"{base}?open={org_id}", status_code=303)
         return await _panel(portal, kind, org_id)
+
+    @router.get(f"{base}/{{org_id}}/edit", name=f"{kind.slug}_edit_form")
+    async def edit_form(portal: PortalDep, org_id: uuid.UUID) -> Response:
+        return await _panel(portal, kind, org_id, editing_company=True)
+
+    @router.post(f"{base}/{{org_id}}/edit", name=f"{kind.slug}_edit")
+    async def edit(portal: PortalDep, org_id: uuid.UUID) -> Response:
+        """The company fields through the API's PATCH; a cleared optional field is removed (null)."""
+        form = await portal.request.form()
+        values = {name: str(form.get(name, "")).strip() for name in COMPANY_FIELDS}
+        body = {name: (value or None) for name, value in values.items() if name != "name"} | {"name": values["name"]}
+        answer = await portal.api.patch(f"{kind.api}/{org_id}", json=body)
+        if answer.status_code != 200:
+            return await _panel(portal, kind, org_id, status_code=answer.status_code, editing_company=True,
+                                company_values=values, company_errors=form_errors(answer))
+        notice = f"{values['name']} saved."
+        return _after_change(portal, kind, org_id, notice) or await _panel(portal, kind, org_id, notice=notice)
 
     for change in ("archive", "unarchive"):
         _add_status_routes(kind, change)

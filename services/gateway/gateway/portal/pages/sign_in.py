@@ -6,11 +6,10 @@ from typing import Annotated
 from fastapi import Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from gateway.portal.api_client import PortalApi, problem_detail
-from gateway.portal.dependencies import PortalDep
+from gateway.portal.api_client import PortalApi, SignInRequired, problem_detail
 from gateway.portal.rendering import redirect, render, safe_next
 from gateway.portal.routing import portal_router
-from gateway.portal.session import REFRESH_COOKIE, forget, remember, tokens_from
+from gateway.portal.session import REFRESH_COOKIE, end_renewals, forget, remember, signed_in, tokens_from
 
 router = portal_router()
 
@@ -37,9 +36,18 @@ async def sign_in(request: Request, email: Annotated[str, Form()] = "", password
 
 
 @router.post("/sign-out")
-async def sign_out(portal: PortalDep) -> Response:
-    refresh_token = portal.request.cookies.get(REFRESH_COOKIE)
-    if refresh_token:  # ends the session at identity too: the refresh token can no longer renew it
-        await portal.api.post("/api/v1/auth/logout", json={"refresh_token": refresh_token})
-    forget(portal.request)
-    return redirect(portal.request, "/sign-in", "You are signed out.")
+async def sign_out(request: Request) -> Response:
+    refresh_token = request.cookies.get(REFRESH_COOKIE)
+    if refresh_token:
+        try:
+            session = await signed_in(request)
+        except SignInRequired:
+            session = None  # already ended at identity
+        # At once here, so no one is handed this session's renewed tokens from the renewal cache
+        # (with an older refresh cookie), and at identity, which revokes every rotation of it.
+        end_renewals(request, refresh_token)
+        if session is not None:
+            await PortalApi(request, session.access_token).post("/api/v1/auth/logout",
+                                                                json={"refresh_token": refresh_token})
+    forget(request)
+    return redirect(request, "/sign-in", "You are signed out.")

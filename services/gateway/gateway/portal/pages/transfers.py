@@ -11,12 +11,16 @@ from fastapi import Form
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from gateway.portal.api_client import problem_detail
 from gateway.portal.dependencies import Portal, PortalDep
+from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.navigation import partner_word
 from gateway.portal.routing import portal_router
 
 router = portal_router()
+
+# What an address needs before the API is asked (it checks the same and more): one @, a dot after it.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MAX_CC_EMAILS = 10
 
 
 class TransferForm(BaseModel):
@@ -51,9 +55,9 @@ async def representatives(portal: PortalDep, to_org_id: str = "") -> Response:
 async def review(portal: PortalDep, form: FilledIn) -> Response:
     values = form.model_dump()
     context = await _context(portal, values)
-    problem = _invalid(values, context["line"], partner_word(portal.caller))
-    if problem:
-        return portal.render("transfers/_form.html", status_code=422, **{**context, "error": problem})
+    errors = _invalid(values, context["line"], partner_word(portal.caller))
+    if errors:
+        return portal.render("transfers/_form.html", status_code=422, **{**context, "errors": errors})
     values["idempotency_key"] = str(uuid.uuid4())  # one per confirmation: a double click transfers once
     return portal.render("transfers/_confirm.html", **context)
 
@@ -69,13 +73,14 @@ async def transfer(portal: PortalDep, form: FilledIn) -> Response:
     body = {"entitlement_id": form.entitlement_id, "product_id": form.product_id, "to_org_id": form.to_org_id,
             "quantity": int(form.quantity) if form.split and form.quantity.strip().isdigit() else None,
             "notify_representative": bool(form.notify), "representative_id": form.representative_id or None,
-            "cc_emails": _emails(form.cc_emails)}
+            # Declined notification: nobody is mailed, not the CCs either.
+            "cc_emails": _emails(form.cc_emails) if form.notify else []}
     headers = {"Idempotency-Key": form.idempotency_key} if form.idempotency_key else None
     answer = await portal.api.post("/api/v1/transfers", json=body, headers=headers)
     if answer.status_code != 202:
         context = await _context(portal, form.model_dump())
         return portal.render("transfers/_form.html", status_code=answer.status_code,
-                             **{**context, "error": problem_detail(answer)})
+                             **{**context, "errors": _by_form_field(form_errors(answer))})
     return await _status(portal, answer.json()["id"])
 
 
@@ -88,7 +93,7 @@ async def _status(portal: Portal, transfer_id: str) -> Response:
     answer = await portal.api.get(f"/api/v1/transfers/{quote(transfer_id, safe='')}")
     if answer.status_code != 200:
         return portal.render("transfers/_status.html", transfer={"id": transfer_id, "status": "pending"},
-                             error=problem_detail(answer))
+                             error=form_errors(answer).form)
     return portal.render("transfers/_status.html", transfer=answer.json())
 
 
@@ -98,17 +103,17 @@ async def _form(portal: Portal, values: dict) -> Response:
 
 async def _context(portal: Portal, values: dict) -> dict:
     """What the dialog shows besides the typed values: the line, destinations, representatives."""
-    line, error = None, None
+    line, errors = None, FormErrors()
     answer = await portal.api.get(f"/api/v1/entitlements/{quote(values['entitlement_id'], safe='')}")
     if answer.status_code == 200:
         entitlement = answer.json()
         line = next((dict(l, entitlement=entitlement) for l in entitlement["lines"]
                      if l["product_id"] == values["product_id"]), None)
     if line is None:
-        error = problem_detail(answer) if answer.status_code != 200 else "This entitlement has no such product."
+        errors.form = form_errors(answer).form if answer.status_code != 200 else "This entitlement has no such product."
     partners = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s", params={"limit": 200, "sort": "name"})
     destinations = partners.json()["items"] if partners.status_code == 200 else []
-    return {"values": values, "line": line, "destinations": destinations, "error": error,
+    return {"values": values, "line": line, "destinations": destinations, "errors": errors,
             "representatives": await _representatives(portal, values.get("to_org_id", ""))}
 
 
@@ -119,19 +124,38 @@ async def _representatives(portal: Portal, org_id: str) -> list[dict]:
     return answer.json().get("representatives", []) if answer.status_code == 200 else []
 
 
-def _invalid(values: dict, line: dict | None, destination_noun: str) -> str | None:
-    """What to correct before the confirmation step; the API checks all of it again."""
+def _invalid(values: dict, line: dict | None, destination_noun: str) -> FormErrors:
+    """What to correct before the confirmation step, next to its field; the API checks all of it again."""
+    errors = FormErrors()
     if line is None:
-        return "This license line is not yours to transfer."
+        errors.form = "This license line is not yours to transfer."
+        return errors
     if not values["to_org_id"]:
-        return f"Choose the {destination_noun} to transfer to."
+        errors.fields["to_org_id"] = f"Choose the {destination_noun} to transfer to."
     if values["split"]:
         quantity = values["quantity"].strip()
         if not quantity.isdigit() or not 1 <= int(quantity) <= line["available"]:
-            return f"Enter a quantity from 1 to {line['available']} (the licenses available)."
+            errors.fields["quantity"] = f"Enter a quantity from 1 to {line['available']} (the licenses available)."
     elif line["available"] < 1:
-        return "No licenses of this line are available."
-    return None
+        errors.form = "No licenses of this line are available."
+    if values["notify"]:
+        emails = _emails(values["cc_emails"])
+        not_addresses = [email for email in emails if not _EMAIL.fullmatch(email)]
+        if not_addresses:
+            errors.fields["cc_emails"] = f"Not an email address: {', '.join(not_addresses)}."
+        elif len(emails) > MAX_CC_EMAILS:
+            errors.fields["cc_emails"] = f"At most {MAX_CC_EMAILS} CC addresses."
+    if errors.fields and not errors.form:
+        errors.form = "Some fields need correcting: see the messages below them."
+    return errors
+
+
+def _by_form_field(errors: FormErrors) -> FormErrors:
+    """The API locates a message by its body path (cc_emails.2); the form has one field per name."""
+    fields: dict[str, str] = {}
+    for path, message in errors.fields.items():
+        fields.setdefault(path.split(".")[0], message)
+    return FormErrors(fields=fields, form=errors.form)
 
 
 def _emails(text: str) -> list[str]:
