@@ -24,7 +24,7 @@ async def test_a_refused_transfer_shows_the_api_reason_in_the_dialog(portal, dis
     answer = await portal.post("/transfers", headers={**headers, "HX-Request": "true"}, data={
         "entitlement_id": distributor.entitlement_id, "product_id": distributor.product_id, "split": "on",
         "quantity": "5", "to_org_id": stranger, "notify": "on", "cc_emails": ""})
-    assert answer.status_code == 404
+    assert answer.status_code == 409
     assert 'role="alert"' in answer.text and "not one of your integrators" in answer.text, "the API's detail"
     assert 'name="quantity" type="number"' in answer.text and 'value="5"' in answer.text, "the form keeps what was typed"
     sent = (await distributor.admin.get("/api/v1/transfers")).json()["items"]

@@ -8,6 +8,7 @@ import httpx
 from openapi_spec_validator import validate
 
 from audit.main import create_app as create_audit
+from billing.main import create_app as create_billing
 from devices.main import create_app as create_devices
 from entitlements.main import create_app as create_entitlements
 from gateway.main import create_app as create_gateway
@@ -21,7 +22,8 @@ from tests.security.routes import PUBLIC, ROUTES, SIGNED_IN
 from transfers.main import create_app as create_transfers
 
 SERVICES = {"identity": create_identity, "orgs": create_orgs, "entitlements": create_entitlements,
-            "transfers": create_transfers, "audit": create_audit, "notify": create_notify, "devices": create_devices}
+            "transfers": create_transfers, "audit": create_audit, "notify": create_notify, "devices": create_devices,
+            "billing": create_billing}
 
 
 async def gateway_document(stopped: tuple[str, ...] = ()) -> dict:

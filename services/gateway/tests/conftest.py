@@ -14,7 +14,7 @@ from gateway.main import create_app
 from gateway.settings import GatewaySettings
 from shared.testing import serving
 
-SERVICES = ("identity", "orgs", "entitlements", "transfers", "audit", "notify", "devices")
+SERVICES = ("identity", "orgs", "entitlements", "transfers", "audit", "notify", "devices", "billing")
 
 
 def fake_service(name: str, jwks: dict) -> FastAPI:

@@ -324,7 +324,7 @@ def raw(receiver, **overrides) -> bytes:
 @pytest.mark.parametrize("make, status, complaint", [
     (lambda r: raw(r, quantity="2"), 422, "quantity"),
     (lambda r: raw(r, quantity=True), 422, "quantity"),
-    (lambda r: raw(r, quantity=2.0), 422, "quantity"),
+    (lambda r: raw(r, quantity=2.5), 422, "quantity"),
     (lambda r: raw(r, notify_representative="false"), 422, "notify_representative"),
     (lambda r: raw(r, notify_representative=0), 422, "notify_representative"),
     (lambda r: raw(r, to_org_id="{" + str(r.id) + "}"), 422, "to_org_id"),
