@@ -1,15 +1,13 @@
 """The garbage collector of a service process: what it holds from startup is not walked again,
 young objects are collected less often, and what each collection costs is measured.
 
-A service holds some 110,000 to 170,000 objects from its startup until it exits: modules, routes,
+A service holds a great many objects from its startup until it exits: modules, routes,
 SQLAlchemy's tables and compiled statements, pydantic's schemas, the pools. CPython's full
-collection walks every one of them; under the transfer load it ran every few seconds and took 60
-to 100 ms of CPU each time, with the event loop stopped meanwhile. With the collections of young
-objects (every 700 allocations, each also walking what is still in flight), that was 16% of the
-transfers service's CPU and 10% of entitlements'. Frozen, the startup objects are left out of every
-collection, and a first generation of 7,000 objects is collected far less often (transfers: 46
-times instead of 1,421 over the same load), its requests mostly done by then: 2% and 1%
-(bench/transfers_end_to_end.py prints it per service).
+collection walks every one of them, with the event loop stopped meanwhile, and under load it runs
+often; the default young generation is small, so its collections come often too and each walks
+what is still in flight. Frozen, the startup objects are left out of every collection, and a larger
+first generation is collected far less often, its requests mostly done by then
+(bench/transfers_end_to_end.py prints the collections' CPU per service).
 """
 
 import contextlib
@@ -55,7 +53,7 @@ REGISTRY.register(CollectionTime())
 @contextlib.contextmanager
 def startup_heap_frozen() -> Iterator[None]:
     """Around a running app, entered once its startup is done. The process's first app collects
-    the startup's garbage first, so what is frozen is what lives on (a full collection: 0.2 s in a
+    the startup's garbage first, so what is frozen is what lives on (a full collection is slow in a
     test process, which starts apps again and again and pays it once). Thawed on the way out: an app
     that stops in a process that goes on (the tests) leaves nothing the collector cannot reach."""
     global _startup_garbage_collected

@@ -55,8 +55,8 @@ def takes_repeated_values(annotation) -> bool:
 
 def on_the_loop(parameters: type[T]) -> Callable[..., Awaitable[T]]:
     """A dataclass of query parameters as a dependency that FastAPI calls on the event loop:
-    `Depends(SomeQuery)` on a class runs its constructor in the thread pool, a hop per request
-    that was a tenth of a list's CPU under load (py-spy)."""
+    `Depends(SomeQuery)` on a class runs its constructor in the thread pool, a thread hop per
+    request for a constructor that never blocks."""
 
     async def build(**values) -> T:
         return parameters(**values)

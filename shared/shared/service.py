@@ -84,7 +84,7 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     document_permissions(app)  # who may call each operation, from the permission table
-    app.state.body_limits = BodyLimits.from_settings(settings)  # the lean path's too (shared.lean_path)
+    app.state.body_limits = BodyLimits.from_settings(settings)  # on the app too: what it takes, for whoever asks
     app.add_middleware(BodySizeLimitMiddleware, limits=app.state.body_limits)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.add_middleware(InternalPathsMiddleware, paths=("/metrics",), allowed=settings.metrics_allowed_from)

@@ -98,8 +98,8 @@ async def fetch_sorted_page(
 
 class SortedList:
     """One list's page and count statements, built once per shape and reused with bind parameters:
-    building a statement and working out its cache key cost more than running it (a third of a
-    small list's CPU). `filtered(present)` builds the filtered query for the optional filters
+    building a statement and working out its cache key costs more than running it on a small list.
+    `filtered(present)` builds the filtered query for the optional filters
     `present` names, with bind parameters for every value (the caller's org too)."""
 
     def __init__(self, filtered: Callable[[frozenset[str]], sa.Select], sorts: Mapping[str, Any], id_column):

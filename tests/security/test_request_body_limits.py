@@ -34,7 +34,7 @@ class Sent:
 
 
 def in_process(app) -> httpx.AsyncClient:
-    """A client of one service's app (its middleware, its lean path), in this process."""
+    """A client of one service's app (its middleware), in this process."""
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("198.51.100.7", 4000)),
                              base_url="http://service")
 
@@ -64,7 +64,7 @@ async def test_a_chunked_huge_body_is_cut_off_at_the_gateway(platform):
 
 
 @pytest.mark.parametrize("service, path", [("identity", LOGIN), ("orgs", "/api/v1/integrators"),
-                                           ("transfers", "/api/v1/transfers")])  # transfers: its lean path
+                                           ("transfers", "/api/v1/transfers")])
 async def test_each_service_stops_a_chunked_body_once_it_passes_the_limit(platform, service, path):
     limit = limits(platform).default
     body = Sent(total=50 * limit)

@@ -8,6 +8,7 @@ from fastapi import FastAPI
 
 from gateway.api import dashboard, docs, health, mail, proxy
 from gateway.api.fast_proxy import proxied_requests_path
+from gateway.lean_path import LeanApp
 from gateway.portal import mount_portal
 from gateway.proxy import ReverseProxy, create_proxy_session
 from gateway.settings import GatewaySettings
@@ -15,7 +16,6 @@ from gateway.upstream import create_client
 from shared.auth.tokens import verifier_for
 from shared.health import health_router
 from shared.heap import startup_heap_frozen
-from shared.lean_path import LeanApp
 from shared.logging import configure_logging, get_logger
 from shared.middleware import BodyLimits, BodySizeLimitMiddleware, InternalPathsMiddleware, RequestContextMiddleware
 from shared.problems import install_problem_handlers
@@ -57,7 +57,7 @@ def create_app(settings: GatewaySettings | None = None, *, lean_proxy: bool = Tr
     app.include_router(docs.router)  # before the proxy, which would take /api/v1/openapi.json
     app.include_router(proxy.router)
     mount_portal(app)  # the web pages: their own paths, none under /api/v1
-    app.state.body_limits = BodyLimits.from_settings(settings)  # the lean path's too (shared.lean_path)
+    app.state.body_limits = BodyLimits.from_settings(settings)  # the lean path's too (gateway.lean_path)
     app.add_middleware(BodySizeLimitMiddleware, limits=app.state.body_limits)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.add_middleware(InternalPathsMiddleware, paths=("/metrics",), allowed=settings.metrics_allowed_from)

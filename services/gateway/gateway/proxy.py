@@ -37,7 +37,7 @@ WHOLE_ANSWER_MAX_BYTES = 256 * 1024
 
 def create_proxy_session(settings: GatewaySettings) -> aiohttp.ClientSession:
     """aiohttp for the hot path: httpx's pool scans every connection for each request, which
-    took most of the gateway's CPU with 64 clients (py-spy, bench/transfers_end_to_end.py)."""
+    grows with the number of concurrent clients."""
     return aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=settings.upstream_max_connections,
                                        keepalive_timeout=UPSTREAM_KEEPALIVE_SECONDS),
@@ -79,7 +79,7 @@ class ReverseProxy:
         if upstream.content_length is not None and upstream.content_length <= WHOLE_ANSWER_MAX_BYTES:
             return await _whole(upstream, service, headers)
         # The release is a coroutine function so Starlette runs it on the loop: a plain function
-        # would go through the thread pool, which cost a fifth of the gateway's CPU (py-spy).
+        # would go through the thread pool, a thread hop for every streamed answer.
         response = StreamingResponse(
             _relay(upstream, service), status_code=upstream.status, background=BackgroundTask(_release, upstream)
         )

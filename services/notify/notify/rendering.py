@@ -2,8 +2,8 @@
 as a multipart/alternative message ready for SMTP.
 
 The message is written here rather than built with `email.message.EmailMessage`: its header
-registry, content manager and generator were a fifth of notify's CPU under load (py-spy), for a
-message whose shape never changes. What the recipient gets is the same: the same headers, a
+registry, content manager and generator do general work on every message, for a message whose
+shape never changes. What the recipient gets is the same: the same headers, a
 non-ASCII subject in RFC 2047 encoded words, lines folded at 78 characters, and a part that is not
 plain short ASCII lines sent quoted-printable, so any server takes it (no 8BITMIME needed).
 """

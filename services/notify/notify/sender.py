@@ -46,8 +46,8 @@ log = get_logger(__name__)
 # tokens were sealed) are dropped once the mail is out.
 _SECRET_CONTEXT_KEYS = ("accept_url", *SEALED_CONTEXT_KEYS)
 
-# The statements of every mail, built once (building one and working out its cache key cost about
-# as much as running it: py-spy, session 8) and run on the driver (shared.db.DriverStatement): each
+# The statements of every mail, built once (building one and working out its cache key costs about
+# as much as running it) and run on the driver (shared.db.DriverStatement): each
 # is one statement, atomic by itself, without BEGIN and COMMIT.
 _due = (
     sa.select(notifications.c.id)
@@ -285,7 +285,7 @@ class Sender:
 
 class Mailer:
     """One lane's SMTP connection, kept open while mail keeps coming: connecting for every mail
-    (and resolving the host in a thread) was most of notify's CPU under load (py-spy)."""
+    (and resolving the host in a thread) would cost more than sending it."""
 
     def __init__(self, new_client: Callable[[], aiosmtplib.SMTP]):
         self._new_client = new_client

@@ -95,7 +95,7 @@ def _params(org_id: uuid.UUID, filters: TransactionFilters) -> dict:
 
 
 # Page statements by shape: building one (two subqueries, a union, a join) and working out its
-# cache key cost more than running it, and was a third of the service's CPU under the dashboard.
+# cache key costs more than running it, and the dashboard asks for pages all the time.
 _pages: dict[tuple, sa.Select] = {}
 
 

@@ -4,8 +4,8 @@ Only asymmetric algorithms are accepted, so `alg=none` and HMAC tokens forged wi
 are refused. Keys are cached and refetched when an unknown key id appears (key rotation).
 
 A token once verified is remembered until it expires: a client sends the same access token with
-every request, and checking its signature again (and decoding it) each time was a visible part of
-every service's CPU (py-spy). What is remembered is the signature's answer only: whether the
+every request, and checking its signature again (and decoding it) each time would be work repeated
+for the same answer. What is remembered is the signature's answer only: whether the
 member's token has been voided since (a role change, a removal) is asked on every request
 (shared.auth.member_tokens). Refetched keys forget them all.
 """

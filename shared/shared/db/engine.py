@@ -15,8 +15,8 @@ def array_params(**types) -> list[sa.BindParameter]:
 def create_engine(url: str, pool_size: int = 10, custom_plans: bool = False, pool_timeout: float = 30.0) -> AsyncEngine:
     """`custom_plans`: plan every execution for its own values. asyncpg prepares statements, and
     after five runs PostgreSQL may switch to a generic plan that cannot see the values; on skewed
-    data (one org with a fifth of the audit log, a common or a rare search term) that plan can be
-    many times slower (bench/audit_search.py)."""
+    data (one org with much of the audit log, a common or a rare search term) that plan can be
+    far slower (bench/audit_search.py)."""
     connect_args = {"server_settings": {"plan_cache_mode": "force_custom_plan"}} if custom_plans else {}
     # pool_size connections, kept: a request finding them all busy waits for one (the CPU is the
     # limit then, not connections), and after `pool_timeout` seconds gets a 503 (shared.problems).

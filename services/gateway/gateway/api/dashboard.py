@@ -38,8 +38,8 @@ async def dashboard(request: Request, caller: CurrentCaller) -> dict:
 
 
 async def _fetch(request: Request, part: Part, headers: dict) -> Fetched:
-    """One part over the gateway's aiohttp pool (with httpx's, 64 dashboards at once spent most of
-    the gateway's CPU choosing a pooled connection: py-spy, bench/transfers_end_to_end.py)."""
+    """One part over the gateway's aiohttp pool (httpx's scans every pooled connection to choose
+    one, a cost that grows with the number of dashboards loading at once)."""
     base = request.app.state.settings.upstream_urls()[part.service]
     session: aiohttp.ClientSession = request.app.state.upstream_session
     params, items, body = dict(part.params), [], None

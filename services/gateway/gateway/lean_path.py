@@ -1,4 +1,4 @@
-"""A plain ASGI dispatch in front of a FastAPI app (the gateway's proxied requests): the
+"""A plain ASGI dispatch in front of the gateway's FastAPI app (for its proxied requests): the
 requests it takes go straight to one handler, the rest through FastAPI. A request it takes gets
 what a client or an operator sees of FastAPI's layers:
 - the server span (shared.tracing.ServerSpanMiddleware), continuing the client's trace;
@@ -46,7 +46,7 @@ class LeanPath:
         self._handlers = {kind: handler for kind, handler in app.exception_handlers.items()
                           if kind not in (500, Exception)}  # as ExceptionMiddleware; the catch-all is below
         self._unexpected = app.exception_handlers[Exception]
-        limits = getattr(app.state, "body_limits", None)  # as the app's BodySizeLimitMiddleware (shared.service)
+        limits = getattr(app.state, "body_limits", None)  # as the app's BodySizeLimitMiddleware (gateway.main)
         respond = BodySizeLimitMiddleware(self._respond, limits) if limits is not None else self._respond
         self._in_context = RequestContextMiddleware(respond, service=service)
         self._traced = ServerSpanMiddleware(self._answered)
