@@ -101,7 +101,7 @@ SORTS = tuple(SORT_KEYS)
 HolderOrg = Annotated[uuid.UUID | None, Query(description="A child org of the caller's, for its detail panel")]
 
 # Statements by shape (listing.py): the holder's tier, a search or not, the window's shape. Building
-# the aggregate over the holdings was half the service's CPU under the dashboard.
+# the aggregate over the holdings costs more than running it, and the dashboard asks all the time.
 _pages: dict[tuple, sa.Select] = {}
 _details: dict[Tier, sa.Select] = {}
 
