@@ -1,7 +1,8 @@
 """Subscription licences in the ledger, as the seller and its customer see them: the entries of
 their histories, the reserved figure of the products tab (what every org received is what it has
 available, transferred, activated and reserved), the customer's subscription activation that only
-the seller ends, and reservations racing transfers and activations on one holding.
+the seller ends, reservations racing transfers and activations on one holding, and the
+conservation check seeing reservations.
 
 Billing's requests are applied as the consumer applies them, one unit of work each."""
 
@@ -10,8 +11,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from entitlements.ledger import apply_transfer
+from entitlements.ledger import apply_transfer, unconserved_lines
 from entitlements.reservations import reservation_requested, subscription_assigned, subscription_deleted
 from shared.db import UnitOfWork
 from shared.events.billing import SubscriptionAssigned, SubscriptionDeleted, SubscriptionReservationRequested
@@ -215,3 +217,34 @@ async def test_reservations_racing_transfers_and_activations_on_one_holding_keep
     assert customer["available"] == 4 + 2 * transfers_ok - activations_ok >= 0
     assert customer["activated"] == activations_ok + converted
     await licensing.conserved()
+
+
+async def test_the_conservation_check_counts_what_is_reserved(seller):
+    """The check every test ends with is not blind to reservations: one the holding never paid for
+    shows, and so does a reservation released without its quantity coming back."""
+    subscription = await seller.reserve(5)
+    engine = seller.licensing.app.state.engine
+
+    async def broken_lines() -> list[dict]:
+        async with AsyncSession(engine) as session:
+            return [(b["entitlement_id"], b["issued"], b["held"], b["reserved"]) for b in await unconserved_lines(session)]
+
+    async def set_status(status: str) -> None:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("UPDATE reservations SET status = :status WHERE subscription_id = :id"),
+                               {"status": status, "id": subscription})
+
+    await set_status("released")
+    assert await broken_lines() == [(seller.entitlement_id, 20, 15, 0)]
+    await set_status("reserved")
+    assert await broken_lines() == []
+    async with engine.begin() as conn:  # a second licence out of thin air
+        await conn.execute(sa.text(
+            "INSERT INTO reservations (subscription_id, line_id, seller_org_id, quantity, name, status)"
+            " SELECT :new, line_id, seller_org_id, 1, name, status FROM reservations WHERE subscription_id = :id"),
+            {"new": uuid.uuid4(), "id": subscription})
+    assert await broken_lines() == [(seller.entitlement_id, 20, 15, 6)]
+    async with engine.begin() as conn:  # put it right for the checks after the test
+        await conn.execute(sa.text("DELETE FROM reservations WHERE subscription_id <> :id AND line_id ="
+                                   " (SELECT line_id FROM reservations WHERE subscription_id = :id)"),
+                           {"id": subscription})
