@@ -176,7 +176,9 @@ async def test_a_customer_cannot_deactivate_a_subscription_licence_its_seller_bi
     integrator_name = (await pages(LEDGER, licensing.customer, **ledger_of(seller)))[0]["counterparty_name"]
     assert "Shop windows" in problem["detail"] and f"Ask {integrator_name}" in problem["detail"]
     # Nothing changed: still active, the holding as it was, nobody told of a deactivation.
-    assert (await activations_of(pages, licensing))[activation_id]["status"] == "active"
+    listed = await activations_of(pages, licensing)
+    assert (listed[activation_id]["status"], listed[activation_id]["subscription_id"]) == ("active", str(subscription))
+    assert listed[own.json()["id"]]["subscription_id"] is None  # the customer's own: it may give it back
     assert await received_by(api, licensing, licensing.customer, seller.entitlement_id) == before
     assert await licensing.events("entitlements.activation.deactivated", activation_id=activation_id) == []
     assert (await seller.reservation(subscription))["status"] == "converted"
