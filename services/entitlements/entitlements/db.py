@@ -2,7 +2,8 @@
 holdings, the quantity ledger and activations.
 
 Conservation, for every line: sum(holdings.available) + sum(reserved subscription licences'
-quantities, entitlements.reservations) + sum(active activations.quantity) == entitlement_lines.quantity. Every change of a holding writes a ledger entry in the same
+quantities, entitlements.reservations) + sum(active activations.quantity) ==
+entitlement_lines.quantity. Every change of a holding writes a ledger entry in the same
 transaction, so each holding is the sum of its entries and `available_after` answers
 "who held what on date X".
 """

@@ -117,7 +117,8 @@ async def activate_licenses(uow: UnitOfWork, command: ActivateLicenses) -> dict:
 
 async def deactivate_activation(uow: UnitOfWork, command: DeactivateActivation) -> dict:
     """Gives an activation's licenses back to the org (entitlements.ledger.deactivate says when
-    it may; a subscription licence's activation stays, entitlements.reservations says why); returns the activation's row as it is now, with its product's name."""
+    it may; a subscription licence's activation stays, entitlements.reservations says why);
+    returns the activation's row as it is now, with its product's name."""
     session = uow.session
     outcome = await why_not_deactivate(session, command.activation_id, command.org_id) or await deactivate(
         session, command.activation_id, org_id=command.org_id, actor_user_id=command.deactivated_by)

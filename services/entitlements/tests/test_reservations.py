@@ -104,8 +104,10 @@ async def test_the_ledgers_show_reservations_their_release_and_the_customers_sub
     activation_of = {s: (await seller.reservation(s))["activation_id"] for s in (redeemed, direct)}
     assert [(e["kind"], e["quantity"], e["available_after"], e["subscription_id"], e["activation_id"])
             for e in theirs] == [
-        ("subscription_in", 5, 5, str(redeemed), None), ("activation", -5, 0, str(redeemed), str(activation_of[redeemed])),
-        ("subscription_in", 2, 2, str(direct), None), ("activation", -2, 0, str(direct), str(activation_of[direct]))]
+        ("subscription_in", 5, 5, str(redeemed), None),
+        ("activation", -5, 0, str(redeemed), str(activation_of[redeemed])),
+        ("subscription_in", 2, 2, str(direct), None),
+        ("activation", -2, 0, str(direct), str(activation_of[direct]))]
     integrator_name = theirs[0]["counterparty_name"]
     assert integrator_name and {e["counterparty_org_id"] for e in theirs if e["kind"] == "subscription_in"} == {
         str(licensing.orgs.integrator)}
@@ -116,7 +118,7 @@ async def test_the_ledgers_show_reservations_their_release_and_the_customers_sub
     assert unknown.status_code == 422 and unknown.headers["content-type"] == "application/problem+json"
 
 
-async def received_by(api, licensing, headers: dict, entitlement_id: str) -> dict:
+async def received_by(api, headers: dict, entitlement_id: str) -> dict:
     detail = await api.get(f"/api/v1/entitlements/{entitlement_id}", headers=headers)
     assert detail.status_code == 200, detail.text
     [line] = detail.json()["lines"]
@@ -136,7 +138,7 @@ async def test_the_products_tab_shows_what_is_reserved_and_every_orgs_totals_add
     for headers, quantities in expected:
         [product] = await pages(PRODUCTS, headers)
         [entitlement] = product["entitlements"]
-        line = await received_by(api, licensing, headers, seller.entitlement_id)
+        line = await received_by(api, headers, seller.entitlement_id)
         assert tuple(product[f] for f in figures) == tuple(entitlement[f] for f in figures) == quantities
         assert tuple(line[f] for f in figures) == quantities
         # What an org received is what it has available, passed on (transfers and subscription
@@ -160,14 +162,14 @@ async def activations_of(pages, licensing) -> dict[str, dict]:
     return {a["id"]: a for a in await pages("/api/v1/activations", licensing.customer)}
 
 
-async def test_a_customer_cannot_deactivate_a_subscription_licence_its_seller_bills(app, api, pages, seller):
+async def test_a_customer_cannot_deactivate_a_subscription_licence_its_seller_bills(api, pages, seller):
     licensing = seller.licensing
     subscription = await seller.reserve(3, name="Shop windows", to_customer=True)
     activation_id = str((await seller.reservation(subscription))["activation_id"])
     assert await seller.transfer_to_customer(2)
     own = await licensing.activate(seller.entitlement_id, seller.product, 2)
     assert own.status_code == 201
-    before = await received_by(api, licensing, licensing.customer, seller.entitlement_id)
+    before = await received_by(api, licensing.customer, seller.entitlement_id)
 
     refused = await api.post(f"/api/v1/activations/{activation_id}/deactivate", headers=licensing.customer)
     assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
@@ -179,14 +181,14 @@ async def test_a_customer_cannot_deactivate_a_subscription_licence_its_seller_bi
     listed = await activations_of(pages, licensing)
     assert (listed[activation_id]["status"], listed[activation_id]["subscription_id"]) == ("active", str(subscription))
     assert listed[own.json()["id"]]["subscription_id"] is None  # the customer's own: it may give it back
-    assert await received_by(api, licensing, licensing.customer, seller.entitlement_id) == before
+    assert await received_by(api, licensing.customer, seller.entitlement_id) == before
     assert await licensing.events("entitlements.activation.deactivated", activation_id=activation_id) == []
     assert (await seller.reservation(subscription))["status"] == "converted"
 
     # The customer's own activation of the same holding still goes back.
     given_back = await api.post(f"/api/v1/activations/{own.json()['id']}/deactivate", headers=licensing.customer)
     assert given_back.status_code == 200, given_back.text
-    after = await received_by(api, licensing, licensing.customer, seller.entitlement_id)
+    after = await received_by(api, licensing.customer, seller.entitlement_id)
     assert (after["available"], after["activated"]) == (2, 3)
 
 
@@ -227,9 +229,10 @@ async def test_the_conservation_check_counts_what_is_reserved(seller):
     subscription = await seller.reserve(5)
     engine = seller.licensing.app.state.engine
 
-    async def broken_lines() -> list[dict]:
+    async def broken_lines() -> list[tuple]:
         async with AsyncSession(engine) as session:
-            return [(b["entitlement_id"], b["issued"], b["held"], b["reserved"]) for b in await unconserved_lines(session)]
+            broken = await unconserved_lines(session)
+        return [(b["entitlement_id"], b["issued"], b["held"], b["reserved"]) for b in broken]
 
     async def set_status(status: str) -> None:
         async with engine.begin() as conn:

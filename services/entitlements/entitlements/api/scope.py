@@ -89,7 +89,8 @@ def _sold(*group_by: sa.ColumnElement) -> sa.Select:
     def of(status: str) -> sa.ColumnElement:
         return sa.func.sum(reservations.c.quantity).filter(reservations.c.status == status)
 
-    return sa.select(*group_by, of("reserved").label("reserved"), of("converted").label("converted")).group_by(*group_by)
+    return (sa.select(*group_by, of("reserved").label("reserved"), of("converted").label("converted"))
+            .group_by(*group_by))
 
 
 def _count(total: sa.ColumnElement) -> sa.ColumnElement:
