@@ -34,6 +34,38 @@ async def test_a_licence_of_5_from_a_holding_of_20_leaves_15_and_the_customer_ho
     assert [licence["id"] for licence in mine] == [created["id"]]
 
 
+async def test_the_sellers_products_tab_and_ledger_follow_the_licence_and_its_customer_cannot_deactivate_it(console):
+    """Over the broker: the seller sees what it reserved, then what it sold as passed on; the
+    customer's activation of the licence stays until the seller, who bills it, ends it."""
+    holding = await console.holding(20)
+    created = await console.licence(holding, 5)
+
+    async def products_tab(headers) -> dict:
+        answer = await console.entitlements.get("/api/v1/licenses/products", headers=headers)
+        [product] = [p for p in answer.json()["items"] if p["product_id"] == holding[1]]
+        return {figure: product[figure] for figure in ("available", "transferred", "activated", "reserved")}
+
+    assert await products_tab(console.integrator) == {"available": 15, "transferred": 0, "activated": 0, "reserved": 5}
+    ledger = await console.entitlements.get("/api/v1/licenses/ledger", headers=console.integrator, params={
+        "entitlement_id": holding[0], "product_id": holding[1], "kind": "reservation"})
+    assert [(e["quantity"], e["subscription_id"]) for e in ledger.json()["items"]] == [(-5, created["id"])]
+
+    assert (await console.redeem(created["claim_code"])).status_code == 200
+
+    async def sold():
+        return await products_tab(console.integrator) == {"available": 15, "transferred": 5, "activated": 0,
+                                                          "reserved": 0}
+    await eventually(sold)
+    assert await products_tab(console.customer) == {"available": 0, "transferred": 0, "activated": 5, "reserved": 0}
+
+    [activation] = (await console.entitlements.get("/api/v1/activations", headers=console.customer)).json()["items"]
+    refused = await console.entitlements.post(f"/api/v1/activations/{activation['id']}/deactivate",
+                                              headers=console.customer)
+    assert refused.status_code == 409 and "Ask Integrator One" in refused.json()["detail"]
+    assert await console.activated(console.orgs.customer, holding[0]) == 5
+    await console.conserved()
+
+
 async def test_the_same_code_again_a_wrong_code_and_an_expired_code_get_the_same_refusal(console):
     holding = await console.holding(20)
     used = await console.licence(holding, 2)

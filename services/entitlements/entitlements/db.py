@@ -1,8 +1,9 @@
 """The entitlements service's tables (its own database): products, entitlements and their lines,
 holdings, the quantity ledger and activations.
 
-Conservation, for every line: sum(holdings.available) + sum(active activations.quantity)
-== entitlement_lines.quantity. Every change of a holding writes a ledger entry in the same
+Conservation, for every line: sum(holdings.available) + sum(reserved subscription licences'
+quantities, entitlements.reservations) + sum(active activations.quantity) ==
+entitlement_lines.quantity. Every change of a holding writes a ledger entry in the same
 transaction, so each holding is the sum of its entries and `available_after` answers
 "who held what on date X".
 """
@@ -86,7 +87,9 @@ ledger_entries = sa.Table(
     sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
     sa.Column("line_id", UUID(as_uuid=True), sa.ForeignKey("entitlement_lines.id"), nullable=False),
     sa.Column("org_id", UUID(as_uuid=True), nullable=False),
-    # issue, transfer_out, transfer_in, activation (and *_reversal)
+    # issue, transfer_out, transfer_in, activation (and *_reversal); reservation, reservation_release
+    # (a subscription licence's quantity out of and back into the seller's holding), subscription_in
+    # (a subscription licence become the customer's: its activation entry follows).
     sa.Column("kind", sa.Text, nullable=False),
     sa.Column("quantity", sa.Integer, nullable=False),  # signed change of the org's available quantity
     sa.Column("available_after", sa.Integer, nullable=False),
@@ -94,6 +97,7 @@ ledger_entries = sa.Table(
     sa.Column("activation_id", UUID(as_uuid=True)),
     sa.Column("counterparty_org_id", UUID(as_uuid=True)),
     sa.Column("actor_user_id", UUID(as_uuid=True)),
+    sa.Column("subscription_id", UUID(as_uuid=True)),  # the subscription licence of a reservation's entries
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.clock_timestamp()),
     sa.Index("ledger_by_holding", "line_id", "org_id", "occurred_at"),
     # A transfer writes exactly one entry per side, whatever the redelivery.

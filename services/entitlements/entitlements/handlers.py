@@ -18,7 +18,7 @@ from entitlements.domain.entitlements import Refusal, entitlement_id_for, is_exp
 from entitlements.domain.expiry import NOTICE_DAYS, days_left, notices_due
 from entitlements.ledger import (
     ActivationRequest, activate, apply_transfers, change_holding, deactivate, find_line, today)
-from entitlements.reservations import RESERVATION_HANDLERS
+from entitlements.reservations import RESERVATION_HANDLERS, why_not_deactivate
 from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.auth.permissions import Tier
 from shared.bus.consumer import BatchHandler, EventHandler, handling
@@ -118,10 +118,11 @@ async def activate_licenses(uow: UnitOfWork, command: ActivateLicenses) -> dict:
 
 async def deactivate_activation(uow: UnitOfWork, command: DeactivateActivation) -> dict:
     """Gives an activation's licenses back to the org (entitlements.ledger.deactivate says when
-    it may); returns the activation's row as it is now, with its product's name."""
+    it may; a subscription licence's activation stays, entitlements.reservations says why);
+    returns the activation's row as it is now, with its product's name."""
     session = uow.session
-    outcome = await deactivate(session, command.activation_id, org_id=command.org_id,
-                               actor_user_id=command.deactivated_by)
+    outcome = await why_not_deactivate(session, command.activation_id, command.org_id) or await deactivate(
+        session, command.activation_id, org_id=command.org_id, actor_user_id=command.deactivated_by)
     if isinstance(outcome, Refusal):
         raise Problem(404 if outcome.code == "unknown_activation" else 409, outcome.reason, title=outcome.code)
     row = outcome.activation

@@ -7,15 +7,22 @@ one transaction of this service (the consumer's), its event recorded in it, and 
 a redelivered request a no-op; the reservation row, keyed by the subscription id, makes a
 request that reaches it twice (two events, or a replica's) change nothing the second time.
 
-Locks: a reservation locks the seller's holding row only, as an activation does, so it never
-waits on a transfer batch that holds the line (the batch takes the line lock first, then the
-holdings, in order). Conversion and release lock the reservation row first, then at most the one
-holding they change."""
+In the seller's ledger the reservation is a `reservation` entry and its return a
+`reservation_release` entry; in the customer's, a conversion is a `subscription_in` entry followed
+by the `activation` entry of the same quantity, with the customer's `received` and `activated`
+totals raised by it, as if the seller had transferred it and the customer activated it. Every one
+of these entries carries the subscription id.
+
+Locks: a reservation locks the seller's holding row (and, assigned at once, the customer's, in org
+order as a transfer batch takes them), never the line, so it never waits on a transfer batch that
+holds the line (the batch takes the line lock first, then the holdings, in order). Conversion and
+release lock the reservation row first, then at most the one holding they change."""
 
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import UUID, insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import activations, holdings, ledger_entries, metadata
 from entitlements.domain.transfers import Refusal, decide_transfer
@@ -32,6 +39,7 @@ from shared.events.entitlements import (
 )
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
+from shared.org_directory import find_org
 
 log = get_logger(__name__)
 
@@ -53,9 +61,13 @@ reservations = sa.Table(
     sa.CheckConstraint("status IN ('reserved', 'converted', 'released')", name="reservation_status_known"),
     # The conservation check sums what is still reserved, per line.
     sa.Index("reservations_reserved", "line_id", postgresql_where=sa.text("status = 'reserved'")),
+    # The products tab sums a seller's reservations per line.
+    sa.Index("reservations_by_seller", "seller_org_id", "line_id"),
+    # A deactivation asks whether the activation is a subscription licence's.
+    sa.Index("reservations_by_activation", "activation_id", postgresql_where=sa.text("activation_id IS NOT NULL")),
 )
 
-RESERVE, RELEASE = "reservation", "reservation_release"
+RESERVE, RELEASE, SUBSCRIPTION_IN = "reservation", "reservation_release", "subscription_in"
 
 
 async def reservation_requested(uow: UnitOfWork, envelope: Envelope) -> None:
@@ -77,7 +89,7 @@ async def reservation_requested(uow: UnitOfWork, envelope: Envelope) -> None:
         ), visible_to=visible_to, actor_org_id=request.seller_org_id, actor_user_id=request.requested_by)
         return
     available_after = await _change_seller_holding(uow, line.id, request.seller_org_id, -request.quantity, RESERVE,
-                                                   request.requested_by)
+                                                   request.requested_by, request.subscription_id)
     await session.execute(sa.insert(reservations).values(
         subscription_id=request.subscription_id, line_id=line.id, seller_org_id=request.seller_org_id,
         quantity=request.quantity, name=request.name, status="reserved"))
@@ -92,7 +104,8 @@ async def reservation_requested(uow: UnitOfWork, envelope: Envelope) -> None:
 
 async def _why_not_reserve(uow: UnitOfWork, line: Line | None,
                            request: SubscriptionReservationRequested) -> Refusal | None:
-    available = None if line is None else await locked_available(uow.session, line.id, request.seller_org_id)
+    available = None if line is None else (await _locked_holdings(
+        uow.session, line.id, {request.seller_org_id, request.customer_org_id} - {None})).get(request.seller_org_id)
     if line is None or available is None:
         return Refusal("unknown_line", f"You hold no licenses of this product in entitlement {request.entitlement_id}.")
     # What a split transfer of the quantity out of the holding would be allowed: the same rules.
@@ -102,8 +115,19 @@ async def _why_not_reserve(uow: UnitOfWork, line: Line | None,
     return outcome if isinstance(outcome, Refusal) else None
 
 
+async def _locked_holdings(session: AsyncSession, line_id: uuid.UUID, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """What each of the orgs holds of the line (absent: no holding), the rows locked until commit
+    in org order, the order a transfer batch between them takes them in: the two never deadlock."""
+    rows = await session.execute(
+        sa.select(holdings.c.org_id, holdings.c.available)
+        .where(holdings.c.line_id == line_id, holdings.c.org_id.in_(org_ids))
+        .order_by(holdings.c.org_id)
+        .with_for_update())
+    return dict(rows.tuples().all())
+
+
 async def _change_seller_holding(uow: UnitOfWork, line_id: uuid.UUID, org_id: uuid.UUID, delta: int, kind: str,
-                                 actor_user_id: uuid.UUID | None) -> int:
+                                 actor_user_id: uuid.UUID | None, subscription_id: uuid.UUID) -> int:
     """The seller's (locked, existing) holding changed by `delta`, with its ledger entry."""
     available_after = (await uow.session.execute(
         sa.update(holdings).where(holdings.c.line_id == line_id, holdings.c.org_id == org_id)
@@ -112,7 +136,7 @@ async def _change_seller_holding(uow: UnitOfWork, line_id: uuid.UUID, org_id: uu
     )).scalar_one()
     await uow.session.execute(sa.insert(ledger_entries).values(
         line_id=line_id, org_id=org_id, kind=kind, quantity=delta, available_after=available_after,
-        actor_user_id=actor_user_id))
+        actor_user_id=actor_user_id, subscription_id=subscription_id))
     return available_after
 
 
@@ -129,8 +153,9 @@ async def subscription_assigned(uow: UnitOfWork, envelope: Envelope) -> None:
 
 async def _convert(uow: UnitOfWork, subscription_id: uuid.UUID, customer_org_id: uuid.UUID) -> None:
     """The reservation becomes the customer's activation (billing checked the customer is one of
-    the seller's, when it was assigned). The customer gets a holding of the line, empty, whose
-    `activated` total counts it: a later deactivation gives the licences back to it."""
+    the seller's, when it was assigned). The customer's holding of the line (created if it had
+    none) counts it as received and activated, its available quantity unchanged; its ledger says
+    so with a `subscription_in` entry and the `activation` entry that takes it out again."""
     reservation = await _locked_reservation(uow, subscription_id)
     if reservation is None:
         # Billing assigns only reserved licences: the reservation is committed before; not seen
@@ -150,15 +175,25 @@ async def _convert(uow: UnitOfWork, subscription_id: uuid.UUID, customer_org_id:
     await session.execute(sa.insert(activations).values(
         id=activation_id, org_id=customer_org_id, line_id=reservation["line_id"], entitlement_id=line.entitlement_id,
         product_id=line.product_id, quantity=quantity, project_name=reservation["name"]))
-    await session.execute(
-        insert(holdings).values(line_id=reservation["line_id"], org_id=customer_org_id, available=0, activated=quantity)
+    available = (await session.execute(
+        insert(holdings).values(line_id=reservation["line_id"], org_id=customer_org_id, available=0,
+                                received=quantity, activated=quantity)
         .on_conflict_do_update(index_elements=["line_id", "org_id"],
-                               set_={"activated": holdings.c.activated + quantity, "updated_at": sa.func.now()}))
+                               set_={"received": holdings.c.received + quantity,
+                                     "activated": holdings.c.activated + quantity, "updated_at": sa.func.now()})
+        .returning(holdings.c.available))).scalar_one()
+    seller = reservation["seller_org_id"]
+    entry = dict(line_id=reservation["line_id"], org_id=customer_org_id, subscription_id=subscription_id)
+    # One after the other: the ledger's order (its ids) is the order of the running sums.
+    for values in (dict(entry, kind=SUBSCRIPTION_IN, quantity=quantity, available_after=available + quantity,
+                        counterparty_org_id=seller),
+                   dict(entry, kind="activation", quantity=-quantity, available_after=available,
+                        activation_id=activation_id)):
+        await session.execute(sa.insert(ledger_entries).values(**values))
     await session.execute(
         sa.update(reservations).where(reservations.c.subscription_id == subscription_id)
         .values(status="converted", customer_org_id=customer_org_id, activation_id=activation_id,
                 settled_at=sa.func.now()))
-    seller = reservation["seller_org_id"]
     visible_to = [seller, customer_org_id]
     uow.record(ReservationConverted(subscription_id=subscription_id, seller_org_id=seller,
                                     customer_org_id=customer_org_id, activation_id=activation_id, quantity=quantity),
@@ -180,13 +215,31 @@ async def subscription_deleted(uow: UnitOfWork, envelope: Envelope) -> None:
         return
     await locked_available(uow.session, reservation["line_id"], reservation["seller_org_id"])
     available_after = await _change_seller_holding(
-        uow, reservation["line_id"], reservation["seller_org_id"], reservation["quantity"], RELEASE, None)
+        uow, reservation["line_id"], reservation["seller_org_id"], reservation["quantity"], RELEASE, None,
+        event.subscription_id)
     await uow.session.execute(
         sa.update(reservations).where(reservations.c.subscription_id == event.subscription_id)
         .values(status="released", settled_at=sa.func.now()))
     uow.record(ReservationReleased(subscription_id=event.subscription_id, seller_org_id=reservation["seller_org_id"],
                                    quantity=reservation["quantity"], available_after=available_after),
                visible_to=[reservation["seller_org_id"]], actor_org_id=reservation["seller_org_id"])
+
+
+async def why_not_deactivate(session: AsyncSession, activation_id: uuid.UUID, org_id: uuid.UUID) -> Refusal | None:
+    """An activation that is one of the org's subscription licences stays active: the seller bills
+    it for as long as it runs, and giving its licences back to the customer's holding would leave
+    the invoice without its licences. The refusal names the seller, who can pause or end it."""
+    sold = (await session.execute(
+        sa.select(reservations.c.name, reservations.c.seller_org_id)
+        .where(reservations.c.activation_id == activation_id, reservations.c.customer_org_id == org_id)
+    )).first()
+    if sold is None:
+        return None
+    seller = await find_org(session, sold.seller_org_id)
+    seller_name = seller.name if seller is not None else "the reseller that sold it"
+    return Refusal("subscription_licence",
+                   f"Activation {activation_id} is the subscription licence \"{sold.name}\" from {seller_name}, "
+                   f"who bills it: it cannot be deactivated here. Ask {seller_name} to pause it or to end its renewal.")
 
 
 RESERVATION_HANDLERS: dict[str, EventHandler] = {

@@ -58,8 +58,9 @@ async def books_balance_after_every_test(request, books):
 
 
 async def assert_conserved(engine) -> None:
-    """For every line: what is held plus what is actively activated is exactly what was issued
-    (and every holding agrees with its ledger entries): the ledger's own check, on the whole database."""
+    """For every line: what is held plus what is reserved for subscription licences plus what is
+    actively activated is exactly what was issued (and every holding agrees with its ledger
+    entries): the ledger's own check, on the whole database."""
     async with AsyncSession(engine) as session:
         broken = await unconserved_lines(session)
     assert not broken, f"conservation broken: {broken}"

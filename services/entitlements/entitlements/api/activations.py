@@ -15,6 +15,7 @@ from entitlements import handlers
 from entitlements.api.listing import Order, SearchText, window_of
 from entitlements.db import activations, products
 from entitlements.domain.commands import ActivateLicenses, DeactivateActivation
+from entitlements.reservations import reservations
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
@@ -59,6 +60,8 @@ class ActivationOut(BaseModel):
     created_at: datetime
     deactivated_at: datetime | None = None
     deactivated_by: uuid.UUID | None = None
+    # Set on a subscription licence's activation: its seller bills it, and only the seller ends it.
+    subscription_id: uuid.UUID | None = None
 
 
 @router.post("", status_code=201, response_model=ActivationOut)
@@ -135,9 +138,10 @@ def _activations(given: Set[str], *sort_keys: sa.ColumnElement) -> sa.Select:
             products.c.name.label("product_name"), activations.c.quantity, activations.c.project_name,
             activations.c.project_manager, activations.c.serial_number, activations.c.activated_by,
             activations.c.activated_by_name, activations.c.status, activations.c.created_at,
-            activations.c.deactivated_at, activations.c.deactivated_by, *sort_keys,
+            activations.c.deactivated_at, activations.c.deactivated_by, reservations.c.subscription_id, *sort_keys,
         )
         .join(products, products.c.id == activations.c.product_id)
+        .outerjoin(reservations, reservations.c.activation_id == activations.c.id)
         .where(activations.c.org_id == sa.bindparam("org_id", type_=activations.c.org_id.type))
     )
     moment = activations.c.created_at.type

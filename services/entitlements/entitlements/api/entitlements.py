@@ -76,8 +76,9 @@ class LineOut(BaseModel):
     deployment_type: str | None
     received: int  # the vendor: the line's quantity
     available: int  # the vendor: not yet activated anywhere
-    transferred: int
+    transferred: int  # with the subscription licences that became a customer's
     activated: int
+    reserved: int  # in subscription licences not yet a customer's
 
 
 class EntitlementDetail(BaseModel):
@@ -164,7 +165,7 @@ async def _detail(session: AsyncSession, caller: Caller, entitlement_id: str) ->
                 effective_status(today()).label("status"),
                 products.c.id.label("product_id"), products.c.name.label("product_name"), products.c.description,
                 products.c.license_type, products.c.deployment_type,
-                held.c.received, held.c.available, held.c.transferred, held.c.activated,
+                held.c.received, held.c.available, held.c.transferred, held.c.activated, held.c.reserved,
             )
             .select_from(
                 held.join(entitlement_lines, entitlement_lines.c.id == held.c.line_id)

@@ -34,7 +34,9 @@ router = APIRouter(prefix="/api/v1/licenses", tags=["licenses"])
 HolderOrg = Annotated[uuid.UUID | None, Query(description="A child org of the caller's: its history instead")]
 EntitlementId = Annotated[Annotated[Text, Field(min_length=1, max_length=40)],
                           Query(description="The entitlement id (ENT-2026-000042)")]
-EntryKind = Literal["issue", "transfer_out", "transfer_in", "activation", "activation_reversal"]
+# Every kind the ledger writes (entitlements.ledger, entitlements.reservations).
+EntryKind = Literal["issue", "transfer_out", "transfer_in", "activation", "activation_reversal", "reservation",
+                    "reservation_release", "subscription_in"]
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -118,14 +120,18 @@ async def holdings_as_of(
 class LedgerEntry(BaseModel):
     id: int
     occurred_at: datetime
-    # issue, transfer_out, transfer_in, activation, activation_reversal
+    # issue, transfer_out, transfer_in, activation, activation_reversal; reservation and
+    # reservation_release (a subscription licence's quantity out of the seller's holding, and back
+    # when deleted unused); subscription_in (a subscription licence become the customer's, its
+    # activation entry follows)
     kind: str
     quantity: int  # the signed change of the org's available quantity
     available_after: int
-    counterparty_org_id: uuid.UUID | None  # the other org of a transfer
+    counterparty_org_id: uuid.UUID | None  # the other org of a transfer; the seller of a subscription licence
     counterparty_name: str | None
     transfer_id: uuid.UUID | None
     activation_id: uuid.UUID | None
+    subscription_id: uuid.UUID | None  # the subscription licence (billing) of its entries
     actor_user_id: uuid.UUID | None  # who did it (the issuer, the sender's member, the customer's Admin)
 
 
@@ -163,7 +169,7 @@ async def ledger(
                 ledger_entries.c.id, ledger_entries.c.occurred_at, ledger_entries.c.kind, ledger_entries.c.quantity,
                 ledger_entries.c.available_after, ledger_entries.c.counterparty_org_id,
                 counterparty.c.name.label("counterparty_name"), ledger_entries.c.transfer_id,
-                ledger_entries.c.activation_id, ledger_entries.c.actor_user_id,
+                ledger_entries.c.activation_id, ledger_entries.c.subscription_id, ledger_entries.c.actor_user_id,
             )
             .select_from(ledger_entries.outerjoin(counterparty, counterparty.c.id == ledger_entries.c.counterparty_org_id))
             .where(ledger_entries.c.line_id == line.id, ledger_entries.c.org_id == holder.org_id)

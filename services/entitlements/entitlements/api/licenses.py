@@ -1,5 +1,7 @@
 """The licensing overview's products tab: per product, what the caller's org has available,
-has transferred and has activated, and the entitlements those licenses come from."""
+has transferred, has activated and has reserved for subscription licences not yet a customer's,
+and the entitlements those licenses come from. What it received is the sum of the four
+(api/scope.py)."""
 
 import uuid
 from datetime import date
@@ -35,8 +37,9 @@ class ProductEntitlement(BaseModel):
     sales_order: str
     po_number: str | None
     available: int
-    transferred: int
+    transferred: int  # with the subscription licences that became a customer's
     activated: int
+    reserved: int  # in subscription licences not yet a customer's
 
 
 class LicensedProduct(BaseModel):
@@ -46,8 +49,9 @@ class LicensedProduct(BaseModel):
     description: str | None
     deployment_type: str | None
     available: int
-    transferred: int
+    transferred: int  # with the subscription licences that became a customer's
     activated: int
+    reserved: int  # in subscription licences not yet a customer's
     entitlements: list[ProductEntitlement]
 
 
@@ -65,7 +69,7 @@ def _per_product(tier: Tier) -> sa.Subquery:
             products.c.id.label("product_id"), products.c.name, products.c.license_type, products.c.description,
             products.c.deployment_type,
             total(held.c.available).label("available"), total(held.c.transferred).label("transferred"),
-            total(held.c.activated).label("activated"),
+            total(held.c.activated).label("activated"), total(held.c.reserved).label("reserved"),
             sa.func.jsonb_agg(
                 aggregate_order_by(
                     sa.func.jsonb_build_object(
@@ -75,6 +79,7 @@ def _per_product(tier: Tier) -> sa.Subquery:
                         "sales_order", entitlements.c.sales_order,
                         "po_number", entitlements.c.po_number, "available", held.c.available,
                         "transferred", held.c.transferred, "activated", held.c.activated,
+                        "reserved", held.c.reserved,
                     ),
                     *newest_first,
                 ),
@@ -94,7 +99,8 @@ def _per_product(tier: Tier) -> sa.Subquery:
 
 # Per sort: the column of per_product it orders by, and its type (for the cursor).
 SORT_KEYS = {"name": ("name", str), "license_type": ("license_type", str), "description": ("description_key", str),
-             "available": ("available", int), "transferred": ("transferred", int), "activated": ("activated", int)}
+             "available": ("available", int), "transferred": ("transferred", int), "activated": ("activated", int),
+             "reserved": ("reserved", int)}
 SORTS = tuple(SORT_KEYS)
 # Absent: the caller's org. One of its integrators or customers (or a distributor, for the vendor):
 # what that org holds, for its detail panel.

@@ -2,8 +2,12 @@
 queries take their scope from, so no route can show another org's licenses.
 
 A distributor, integrator or customer sees the lines it has received any of (its holding rows),
-with its own running totals. The vendor issued everything: it sees every line, with the whole
-quantity as received and transferred, and what is still unactivated or activated anywhere.
+with its own running totals, and what it has reserved for subscription licences not yet a
+customer's; a subscription licence that became a customer's counts as transferred (to that
+customer). So for every org: received == available + transferred + activated + reserved. The
+vendor issued everything: it sees every line, with the whole quantity as received and transferred,
+and what is still unactivated, reserved or activated anywhere (available + reserved + activated
+== received, conservation).
 An org also sees what each of its child orgs holds (their detail panels), and nothing further.
 
 The holder's org is a bind parameter (`held_by`), so a statement built once serves every holder
@@ -17,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from entitlements.db import entitlement_lines, holdings
+from entitlements.reservations import reservations
 from shared.auth.permissions import Tier
 from shared.auth.tokens import Caller
 from shared.org_directory import find_org
@@ -41,8 +46,8 @@ async def holder_for(session: AsyncSession, caller: Caller, org_id: uuid.UUID | 
 
 
 def held_lines(tier: Tier) -> sa.Subquery:
-    """Columns: line_id, received, available, transferred, activated (integers, never null), of
-    the holder given by `held_by` at execution (the vendor's: every line)."""
+    """Columns: line_id, received, available, transferred, activated, reserved (integers, never
+    null), of the holder given by `held_by` at execution (the vendor's: every line)."""
     if tier == Tier.VENDOR:
         totals = (
             sa.select(
@@ -53,24 +58,43 @@ def held_lines(tier: Tier) -> sa.Subquery:
             .group_by(holdings.c.line_id)
             .subquery()
         )
+        reserved = _sold(reservations.c.line_id).subquery()
         return (
             sa.select(
                 entitlement_lines.c.id.label("line_id"),
                 entitlement_lines.c.quantity.label("received"),
-                sa.cast(sa.func.coalesce(totals.c.available, 0), sa.BigInteger).label("available"),
+                _count(totals.c.available).label("available"),
                 entitlement_lines.c.quantity.label("transferred"),
-                sa.cast(sa.func.coalesce(totals.c.activated, 0), sa.BigInteger).label("activated"),
+                _count(totals.c.activated).label("activated"),
+                _count(reserved.c.reserved).label("reserved"),
             )
-            .select_from(entitlement_lines.outerjoin(totals, totals.c.line_id == entitlement_lines.c.id))
+            .select_from(entitlement_lines.outerjoin(totals, totals.c.line_id == entitlement_lines.c.id)
+                         .outerjoin(reserved, reserved.c.line_id == entitlement_lines.c.id))
             .subquery("held")
         )
+    holder = sa.bindparam("holder_org_id", type_=holdings.c.org_id.type)
+    sold = _sold(reservations.c.line_id).where(reservations.c.seller_org_id == holder).subquery()
     return (
-        sa.select(holdings.c.line_id, holdings.c.received, holdings.c.available, holdings.c.transferred,
-                  holdings.c.activated)
-        .where(holdings.c.org_id == sa.bindparam("holder_org_id", type_=holdings.c.org_id.type),
-               holdings.c.received > 0)
+        sa.select(holdings.c.line_id, holdings.c.received, holdings.c.available,
+                  (holdings.c.transferred + _count(sold.c.converted)).label("transferred"),
+                  holdings.c.activated, _count(sold.c.reserved).label("reserved"))
+        .select_from(holdings.outerjoin(sold, sold.c.line_id == holdings.c.line_id))
+        .where(holdings.c.org_id == holder, holdings.c.received > 0)
         .subquery("held")
     )
+
+
+def _sold(*group_by: sa.ColumnElement) -> sa.Select:
+    """Subscription licences' quantities per `group_by`: still reserved, and become a customer's."""
+    def of(status: str) -> sa.ColumnElement:
+        return sa.func.sum(reservations.c.quantity).filter(reservations.c.status == status)
+
+    return (sa.select(*group_by, of("reserved").label("reserved"), of("converted").label("converted"))
+            .group_by(*group_by))
+
+
+def _count(total: sa.ColumnElement) -> sa.ColumnElement:
+    return sa.cast(sa.func.coalesce(total, 0), sa.BigInteger)
 
 
 def held_by(holder: Holder | Caller) -> dict:
