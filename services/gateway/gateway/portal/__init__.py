@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from gateway.portal.pages import (activations, audit, dashboard, device_licenses, invites, licences, licenses, members,
+from gateway.portal.pages import (activations, audit, dashboard, device_licenses, invites, licence_console, licenses, members,
                                   partners, profile, sign_in, transactions, transfers, vendor)
 from gateway.portal.routing import SECURITY_HEADERS
 
@@ -16,7 +16,7 @@ STATIC_DIR = Path(__file__).parent / "static"
 
 # Each page module's router; a new page adds its module here.
 PAGES = (sign_in, invites, dashboard, licenses, transfers, transactions, audit, partners, members, activations,
-         device_licenses, licences, vendor, profile)
+         device_licenses, licence_console, vendor, profile)
 
 
 def mount_portal(app: FastAPI) -> None:

@@ -37,7 +37,7 @@ async def licences_page(portal: PortalDep, request: Request) -> Response:
     answer = await portal.api.get("/api/v1/subscriptions", params={**passed_on(request, LISTING), "limit": PAGE_SIZE})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
     customers = [] if portal.caller.tier == Tier.CUSTOMER else await _items(portal, "/api/v1/customers")
-    return portal.render("licences/console.html", title="Licences", items=page["items"],
+    return portal.render("licence_console/console.html", title="Licences", items=page["items"],
                          next_cursor=page["next_cursor"], filters=passed_on(request, FILTERS), customers=customers,
                          error=None if answer.status_code == 200 else problem_detail(answer),
                          is_customer=portal.caller.tier == Tier.CUSTOMER)
@@ -55,7 +55,7 @@ async def _licence_choices(portal: Portal) -> dict:
 
 
 async def _licence_form(portal: Portal, values: dict, errors: FormErrors | None = None, status_code: int = 200):
-    return portal.render("licences/new.html", status_code=status_code, title="Add licence", values=values,
+    return portal.render("licence_console/new.html", status_code=status_code, title="Add licence", values=values,
                          errors=errors or FormErrors(), **await _licence_choices(portal))
 
 
@@ -127,7 +127,7 @@ async def send_invoices(portal: PortalDep, request: Request) -> Response:
         totals: dict[str, Decimal] = {}
         for licence in licences:
             totals[licence["currency"]] = totals.get(licence["currency"], Decimal(0)) + Decimal(licence["amount"])
-        return portal.render("licences/confirm_invoices.html", title="Send invoices", licences=licences,
+        return portal.render("licence_console/confirm_invoices.html", title="Send invoices", licences=licences,
                              totals=totals, too_many=len(ids) > 20, idempotency_key=str(uuid.uuid4()))
     answer = await portal.api.post("/api/v1/invoices", json={"subscription_ids": ids},
                                    headers={"Idempotency-Key": str(form.get("idempotency_key") or uuid.uuid4())})
@@ -152,7 +152,7 @@ async def invoices_page(portal: PortalDep, request: Request) -> Response:
     answer = await portal.api.get("/api/v1/invoices", params={**passed_on(request, ("state", "sort", "order", "cursor")),
                                                               "limit": PAGE_SIZE})
     page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None}
-    return portal.render("licences/invoices.html", title="Invoices", items=page["items"],
+    return portal.render("licence_console/invoices.html", title="Invoices", items=page["items"],
                          next_cursor=page["next_cursor"], error=None if answer.status_code == 200 else
                          problem_detail(answer))
 
@@ -175,7 +175,7 @@ async def move_invoice(portal: PortalDep, invoice_id: uuid.UUID, state: str) -> 
 
 def _plans_page(portal: Portal, plans: list[dict], values: dict, errors: FormErrors | None = None,
                 status_code: int = 200) -> Response:
-    return portal.render("licences/plans.html", status_code=status_code, title="Plans", plans=plans, values=values,
+    return portal.render("licence_console/plans.html", status_code=status_code, title="Plans", plans=plans, values=values,
                          errors=errors or FormErrors(), can_manage=portal.can(Action.MANAGE_PLANS))
 
 
