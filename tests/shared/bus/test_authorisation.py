@@ -3,8 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 from shared.bus.authorisation import definitions, development_passwords, owner, password_matches
-from shared.settings import BUS_SERVICES, SERVICE_PORTS
+from shared.settings import BUS_SERVICES, SERVICE_PORTS, ServiceSettings
 
 DEFINITIONS = Path(__file__).resolve().parents[3] / "deploy" / "rabbitmq" / "definitions.json"
 
@@ -28,3 +31,15 @@ def test_every_service_but_the_gateway_has_a_user_that_may_publish_only_its_own_
     topics = {t["user"]: t["write"] for t in definitions(development_passwords())["topic_permissions"]}
     assert topics == {service: f"^{service}\\." for service in BUS_SERVICES}
     assert owner("transfers.transfer.requested") == "transfers"
+
+
+def test_a_service_connects_as_its_own_user_and_needs_its_own_password_outside_development():
+    url = ServiceSettings(service_name="transfers", amqp_url="amqp://admin:secret@broker:5672/prod").amqp_url
+    assert url == "amqp://transfers:licensing-dev-bus-transfers@broker:5672/prod"
+    production = {"LICENSING_ENV": "production", "EVENT_SECRETS_KEY": "a-key-of-production"}
+    with pytest.raises(ValidationError, match="AMQP_PASSWORD"):
+        ServiceSettings(service_name="transfers", **production)
+    with pytest.raises(ValidationError, match="BUS_ACCEPT_UNSTAMPED"):
+        ServiceSettings(service_name="transfers", AMQP_PASSWORD="s3cret/@", bus_accept_unstamped=True, **production)
+    own = ServiceSettings(service_name="transfers", AMQP_PASSWORD="s3cret/@", **production).amqp_url
+    assert own == "amqp://transfers:s3cret%2F%40@127.0.0.1:5672/"
