@@ -14,6 +14,7 @@ import aio_pika
 import aiormq
 import pytest
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from audit.main import create_app as create_audit_app
@@ -81,6 +82,11 @@ async def strict_audit(infrastructure):
         yield app.state.engine
 
 
+def refused(service: str, owner: str, publisher: str) -> float:
+    labels = {"service": service, "owner": owner, "publisher": publisher}
+    return REGISTRY.get_sample_value("events_refused_total", labels) or 0.0
+
+
 async def stored(engine, event_id: uuid.UUID) -> dict | None:
     async with engine.connect() as conn:
         row = (await conn.execute(sa.text("SELECT producer, published_by FROM audit_events WHERE event_id = :id"),
@@ -140,6 +146,7 @@ async def test_events_of_a_type_their_publisher_does_not_own_are_dead_lettered_n
         infrastructure, strict_audit):
     stamped = Envelope.wrap(transfer_requested(), producer="transfers")
     unstamped = Envelope.wrap(transfer_requested(), producer="transfers")
+    refused_before = {publisher: refused("audit", "transfers", publisher) for publisher in (TEST_PUBLISHER, "")}
     # The tests' administrator may publish anything: the broker routes these to every consumer.
     await publish(infrastructure.amqp_url, stamped, user_id=TEST_PUBLISHER)
     await publish(infrastructure.amqp_url, unstamped, user_id=None)
@@ -163,6 +170,9 @@ async def test_events_of_a_type_their_publisher_does_not_own_are_dead_lettered_n
     assert await eventually(lambda: dead_lettered(infrastructure, CONSUMERS["audit"].dead_letter_name, forged_ids))
     assert await stored(strict_audit, stamped.event_id) is None
     assert await stored(strict_audit, unstamped.event_id) is None
+    # Operators see it: events_refused_total, per claimed owner and actual publisher.
+    assert {p: refused("audit", "transfers", p) - before for p, before in refused_before.items()} == {
+        TEST_PUBLISHER: 1, "": 1}
 
 
 async def test_an_event_whose_routing_key_differs_from_its_type_is_refused(infrastructure, strict_audit):

@@ -41,6 +41,7 @@ from shared.bus.underlay import DeliveredMessage
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
+from shared.settings import BUS_SERVICES
 from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_REFUSED, QUEUE_DEPTH
 from shared.tracing import extract_trace_context, tracer
 
@@ -218,7 +219,8 @@ class EventConsumer:
             log.error("forged event sent to the dead-letter queue: " + refusal,
                       message_id=underlay.message_id(message), routing_key=message.routing_key,
                       event_type=envelope.type, publisher=publisher)
-            EVENTS_REFUSED.labels(self.service, owner(envelope.type), publisher or "").inc()
+            claimed = owner(envelope.type) if owner(envelope.type) in BUS_SERVICES else "unknown"  # bounded labels
+            EVENTS_REFUSED.labels(self.service, claimed, publisher or "").inc()
             return None
         return envelope.model_copy(update={"published_by": publisher})
 
