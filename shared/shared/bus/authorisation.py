@@ -4,6 +4,8 @@ allowed by the broker to publish only the routing keys that begin with its name.
 - Resource permissions (configure, write, read): the events exchange and the dead-letter exchange,
   and the service's own queue and dead-letter queue, nothing else: it declares and consumes its
   own queue, publishes to the exchange, and cannot read, bind or delete another service's queue.
+  (Declaring a queue that dead-letters needs write on the dead-letter exchange: what a service
+  could publish there lands in dead-letter queues, which nothing consumes.)
 - Topic permissions on the events exchange: publishing a routing key that does not begin with
   `<service>.` is refused by the broker (the channel is closed with ACCESS_REFUSED).
 - The relay stamps each message's `user_id` with its broker user, which the broker checks against
