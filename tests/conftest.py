@@ -55,7 +55,8 @@ class Producer:
         return OutboxRelay(
             service=self.service,
             engine=self.engine,
-            amqp_url=settings.amqp_url,
+            # Its `tests.` events are no service's: it publishes as the tests' own producer.
+            amqp_url=self.infrastructure.amqp_url,
             exchange_name=settings.events_exchange,
             **({"poll_interval": 0.1} | overrides),
         )

@@ -12,6 +12,8 @@
 
 Settings (environment variables; defaults in brackets, documented in the README):
     POSTGRES_DSN, AMQP_URL, DATABASE_PREFIX, LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT   read by the services
+    <SERVICE>_AMQP_PASSWORD [a development one]   a service's broker password: each service connects as
+        its own broker user, created (with its permissions) on a local broker by `prepare`
     LICENSING_ADMIN_EMAIL [admin@example.com], LICENSING_ADMIN_PASSWORD [licensing-dev-password]
     EVENT_SECRETS_KEY [a development key]   Fernet keys sealing invite tokens between the services
     SMTP_HOST   if set, no mail sink is started and the services send to SMTP_HOST:SMTP_PORT
@@ -73,7 +75,11 @@ def _conf_value(value: str | Path) -> str:
     return str(value).replace("%", "%%")
 
 
-def _program(name: str, command: list[str], run_dir: Path, logs: str) -> str:
+def _program(name: str, command: list[str], run_dir: Path, logs: str, environ: dict[str, str]) -> str:
+    password = environ.get(f"{name.upper()}_AMQP_PASSWORD")
+    if password and '"' in password:  # a value of supervisord's environment= is quoted
+        raise SystemExit(f"run: {name.upper()}_AMQP_PASSWORD may not hold a double quote")
+    own = f'environment=AMQP_PASSWORD="{_conf_value(password)}"\n' if password else ""
     if logs == "stdout":
         output = "stdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0"
     else:
@@ -90,7 +96,7 @@ stopwaitsecs=10
 stopasgroup=true
 killasgroup=true
 redirect_stderr=true
-{output}
+{own}{output}
 """
 
 
@@ -118,6 +124,7 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
                                      f"127.0.0.1:{environ['SMTP_PORT']}", str(run_dir / "mail")], environ),
                 run_dir,
                 logs,
+                environ,
             )
         )
     for name in SERVICES:
@@ -132,6 +139,7 @@ def supervisord_config(environ: dict[str, str], ports: dict[str, int], run_dir: 
                               "--timeout-graceful-shutdown", "5"], environ),
                 run_dir,
                 logs,
+                environ,
             )
         )
     return string.Template(TEMPLATE.read_text()).substitute(

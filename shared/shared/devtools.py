@@ -2,7 +2,9 @@
 
     python -m shared.devtools check      PostgreSQL and RabbitMQ reachable? says which is not, and how to
                                          start it, or to get it where it is not installed at all
-    python -m shared.devtools prepare    creates each service's database and runs its migrations
+    python -m shared.devtools prepare    creates each service's database and runs its migrations, and on a
+                                         broker on this machine, each service's broker user with its
+                                         permissions, and the topology (shared.bus.authorisation)
 
 Where a local server is not installed at all, on Debian or Ubuntu as root, `check` offers to install
 it from the distribution's packages and start it: it asks on a terminal, and
@@ -21,14 +23,15 @@ import urllib.request
 from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aio_pika
 import asyncpg
 from alembic import command
 from alembic.config import Config
 
-from shared.settings import ServiceSettings
+from shared.bus.authorisation import create_users, passwords_from
+from shared.settings import BUS_SERVICES, ServiceSettings
 
 SERVICES_WITH_DATABASE = ("orgs", "identity", "entitlements", "transfers", "audit", "notify", "devices", "billing")
 
@@ -231,6 +234,24 @@ async def prepare(settings: ServiceSettings) -> None:
         database = f"{settings.database_prefix}_{service}"
         await ensure_database(settings, database)
         await asyncio.to_thread(migrate, service, f"{settings.postgres_dsn.rstrip('/')}/{database}")
+    prepare_broker(settings)
+
+
+def prepare_broker(settings: ServiceSettings) -> None:
+    """The services' broker users (passwords: `<SERVICE>_AMQP_PASSWORD`, else the development ones)
+    on a broker of this machine, with rabbitmqctl. A broker elsewhere loads them from its
+    definitions (deploy/rabbitmq/); one on this machine without rabbitmqctl is said to need them."""
+    if not _local(settings.amqp_url):
+        return
+    if not shutil.which("rabbitmqctl"):
+        print("prepare: no rabbitmqctl here to create the services' broker users: the broker must load "
+              "deploy/rabbitmq/definitions.json (compose's does)", file=sys.stderr)
+        return
+    create_users(amqp_vhost(settings.amqp_url), passwords_from(dict(os.environ)), settings.events_exchange)
+
+
+def amqp_vhost(amqp_url: str) -> str:
+    return unquote(urlsplit(amqp_url).path[1:]) or "/"
 
 
 def port_listening(port: int, host: str = "127.0.0.1") -> bool:
@@ -254,7 +275,8 @@ def main(argv: list[str]) -> int:
         return check(settings)
     if argv[:1] == ["prepare"]:
         asyncio.run(prepare(settings))
-        print("databases ready: " + ", ".join(f"{settings.database_prefix}_{s}" for s in SERVICES_WITH_DATABASE))
+        print("databases ready: " + ", ".join(f"{settings.database_prefix}_{s}" for s in SERVICES_WITH_DATABASE)
+              + f"; broker users: {', '.join(BUS_SERVICES)}")
         return 0
     print(__doc__, file=sys.stderr)
     return 2

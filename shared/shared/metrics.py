@@ -9,6 +9,11 @@ REQUEST_LATENCY = Histogram(
 OUTBOX_BACKLOG = Gauge("outbox_backlog", "Outbox rows not yet published", ["service"])
 OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published with broker confirmation", ["service"])
 EVENTS_CONSUMED = Counter("events_consumed_total", "Events handled and acknowledged", ["service", "outcome"])
+EVENTS_REFUSED = Counter(
+    "events_refused_total",
+    "Events dead-lettered because their broker-validated publisher does not own their type (shared.bus.authorisation)",
+    ["service", "owner", "publisher"],
+)
 CONSUMER_LAG = Histogram(
     "consumer_lag_seconds",
     "Time from an event's commit to its handling by this consumer",

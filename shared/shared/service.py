@@ -116,6 +116,8 @@ def _consumer(settings: ServiceSettings, session_factory, handlers: Mapping[str,
         batch_size=settings.consumer_batch_size,
         linger=settings.bus_linger,
         behind_after=settings.bus_behind_after,
+        trusted_publishers=settings.bus_trusted_publishers,
+        accept_unstamped=settings.bus_accept_unstamped,
     )
 
 

@@ -1,5 +1,7 @@
 """Settings every service reads from the environment (documented in the README)."""
 
+from urllib.parse import quote, urlsplit, urlunsplit
+
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -16,6 +18,18 @@ SERVICE_PORTS = {
     "devices": 8007,
     "billing": 8008,
 }
+
+# The services that use the bus: each has a broker user of its own, named after it, that may publish
+# only the routing keys beginning with its name (shared.bus.authorisation). A service added to
+# SERVICE_PORTS gets its user with it; the gateway alone never touches the bus.
+BUS_SERVICES = tuple(service for service in SERVICE_PORTS if service != "gateway")
+
+
+def development_bus_password(service: str) -> str:
+    """A service's broker password in development (`make run`, the tests, compose's defaults):
+    known to anyone reading this file, hence refused elsewhere."""
+    return f"licensing-dev-bus-{service}"
+
 
 # The development default of EVENT_SECRETS_KEY (base64 of "licensing-dev-event-secrets-key!"): set
 # your own anywhere else, the same list in every service (see shared.events.secrets).
@@ -42,7 +56,15 @@ class ServiceSettings(BaseSettings):
     db_pool_timeout: float = Field(default=30.0, gt=0, alias="DB_POOL_TIMEOUT")  # seconds a request waits for one
     db_custom_plans: bool = False  # see shared.db.create_engine
 
+    # The broker and its virtual host. A service connects as its own broker user (its name) with
+    # AMQP_PASSWORD, whatever user the URL names; the URL's user is for operator commands
+    # (`python -m shared.devtools prepare` creates the services' users with it).
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", alias="AMQP_URL")
+    amqp_password: str | None = Field(default=None, alias="AMQP_PASSWORD")
+    # Broker users whose events a consumer accepts on any routing key, and whether it accepts events
+    # with no broker-validated user id at all: for a test's own producers only (shared.testing).
+    bus_trusted_publishers: tuple[str, ...] = ()
+    bus_accept_unstamped: bool = False
     events_exchange: str = "licensing.events"
     consumer_prefetch: int = 256
     consumer_batch_size: int = 128
@@ -83,6 +105,20 @@ class ServiceSettings(BaseSettings):
                              " set keys of your own (see the README)")
         return self
 
+    @model_validator(mode="after")
+    def _connect_as_the_service(self):
+        """A bus service's AMQP URL names its own broker user; no development password elsewhere."""
+        if self.environment != "development" and self.bus_accept_unstamped:
+            raise ValueError(f"BUS_ACCEPT_UNSTAMPED with LICENSING_ENV={self.environment}: it would accept forged events")
+        if self.service_name not in BUS_SERVICES:
+            return self
+        password = self.amqp_password or development_bus_password(self.service_name)
+        if self.environment != "development" and password == development_bus_password(self.service_name):
+            raise ValueError(f"AMQP_PASSWORD is unset or the development one, with LICENSING_ENV={self.environment}:"
+                             f" set the password of the broker user {self.service_name!r} (see deploy/README.md)")
+        self.amqp_url = with_credentials(self.amqp_url, self.service_name, password)
+        return self
+
     def traces_sql(self) -> bool:
         return self.trace_sql if self.trace_sql is not None else self.otlp_endpoint is not None
 
@@ -93,3 +129,10 @@ class ServiceSettings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"{self.postgres_dsn.rstrip('/')}/{self.database_name()}"
+
+
+def with_credentials(amqp_url: str, user: str, password: str) -> str:
+    """`amqp_url` with its user and password replaced."""
+    parts = urlsplit(amqp_url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))

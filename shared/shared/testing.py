@@ -3,10 +3,16 @@
 It uses the servers on this machine when they answer (BRIEF section 7), in isolation: databases
 named `test_<run>_<service>` and a virtual host of the run's own, all removed at the end. Where
 they do not answer and Docker does, it starts them with testcontainers.
+
+The services connect as their own broker users (shared.bus.authorisation), created for the run's
+virtual host with its topology; `guest` is the tests' own producer and administrator, and the
+services' consumers accept its events (`bus_trusted_publishers`, `bus_accept_unstamped`), which a
+test of the bus's authentication turns off.
 """
 
 import asyncio
 import contextlib
+import json
 import os
 import time
 import shutil
@@ -22,11 +28,13 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 import uvicorn
 
+from shared.bus.authorisation import create_users
 from shared.devtools import SERVICES_WITH_DATABASE, ensure_database, migrate, unreachable_servers
 from shared.settings import ServiceSettings
 
 LOCAL_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432"
 LOCAL_AMQP = "amqp://guest:guest@127.0.0.1:5672/"
+TEST_PUBLISHER = "guest"  # the broker user of the tests' own producers
 
 
 @dataclass(frozen=True)
@@ -48,13 +56,16 @@ class TestInfrastructure:
             "amqp_url": self.amqp_url,
             "identity_url": "http://127.0.0.1:1",  # tests that verify tokens set their own
             "outbox_poll_interval": 0.2,
+            "bus_trusted_publishers": (TEST_PUBLISHER,),
+            "bus_accept_unstamped": True,
         }
         values.update(overrides)
         return settings_class.model_validate(values)
 
     def environment(self) -> dict[str, str]:
         """Environment variables for a service started as a process in a test."""
-        return {"POSTGRES_DSN": self.postgres_dsn, "AMQP_URL": self.amqp_url, "DATABASE_PREFIX": self.database_prefix}
+        return {"POSTGRES_DSN": self.postgres_dsn, "AMQP_URL": self.amqp_url, "DATABASE_PREFIX": self.database_prefix,
+                "BUS_TRUSTED_PUBLISHERS": json.dumps([TEST_PUBLISHER]), "BUS_ACCEPT_UNSTAMPED": "true"}
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -67,6 +78,7 @@ def _own_vhost(base_amqp_url: str):
     _rabbitmqctl("add_vhost", vhost)
     _rabbitmqctl("set_permissions", "-p", vhost, "guest", ".*", ".*", ".*")
     try:
+        create_users(vhost)
         yield vhost, f"{base_amqp_url.rstrip('/')}/{vhost}"
     finally:
         _rabbitmqctl("delete_vhost", vhost)
@@ -89,6 +101,7 @@ def _servers():
     with PostgresContainer("postgres:16", driver="asyncpg") as pg, RabbitMqContainer("rabbitmq:3.13") as mq:
         dsn = f"postgresql+asyncpg://{pg.username}:{pg.password}@{pg.get_container_host_ip()}:{pg.get_exposed_port(5432)}"
         amqp = f"amqp://guest:guest@{mq.get_container_host_ip()}:{mq.get_exposed_port(5672)}/"
+        create_users("/", rabbitmqctl=("docker", "exec", "-i", mq.get_wrapped_container().id, "rabbitmqctl"))
         yield dsn, amqp, "/"
 
 

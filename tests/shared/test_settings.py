@@ -28,5 +28,6 @@ def test_elsewhere_own_keys_are_taken():
 def test_elsewhere_the_development_admin_password_is_refused():
     own_key = Fernet.generate_key().decode()
     with pytest.raises(ValidationError, match="LICENSING_ADMIN_PASSWORD"):
-        IdentitySettings(LICENSING_ENV="production", EVENT_SECRETS_KEY=own_key)
-    IdentitySettings(LICENSING_ENV="production", EVENT_SECRETS_KEY=own_key, LICENSING_ADMIN_PASSWORD="a long one of our own")
+        IdentitySettings(LICENSING_ENV="production", EVENT_SECRETS_KEY=own_key, AMQP_PASSWORD="our broker one")
+    IdentitySettings(LICENSING_ENV="production", EVENT_SECRETS_KEY=own_key, AMQP_PASSWORD="our broker one",
+                     LICENSING_ADMIN_PASSWORD="a long one of our own")

@@ -17,7 +17,10 @@ audit_events = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
-    sa.Column("producer", sa.Text, nullable=False),
+    sa.Column("producer", sa.Text, nullable=False),  # as the event says
+    # The broker user that published it, as the broker validated it (shared.bus.authorisation);
+    # None for a record older than that check, or a test's own unstamped event.
+    sa.Column("published_by", sa.Text),
     sa.Column("actor_org_id", UUID(as_uuid=True)),
     sa.Column("actor_user_id", UUID(as_uuid=True)),
     sa.Column("visible_to", ARRAY(UUID(as_uuid=True)), nullable=False),

@@ -49,6 +49,7 @@ def _row(envelope: Envelope) -> dict:
         "message": record.message,
         "occurred_at": envelope.occurred_at,
         "producer": envelope.producer,
+        "published_by": envelope.published_by,
         "actor_org_id": envelope.actor_org_id,
         "actor_user_id": envelope.actor_user_id,
         "visible_to": list(dict.fromkeys([*envelope.visible_to, *actor])),

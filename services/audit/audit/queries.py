@@ -53,7 +53,7 @@ async def resolve_members(db: AsyncSession | AsyncConnection, wanted: AuditFilte
 # What a listed event shows, the actor's email as `user`.
 _LISTED = (
     audit_events.c.event_id, audit_events.c.occurred_at, audit_events.c.type, audit_events.c.category,
-    audit_events.c.message, audit_events.c.actor_org_id, audit_events.c.actor_user_id,
+    audit_events.c.message, audit_events.c.actor_org_id, audit_events.c.actor_user_id, audit_events.c.published_by,
     audit_members.c.email.label("user"),
 )
 _ACTOR = audit_members.c.member_id == audit_events.c.actor_user_id

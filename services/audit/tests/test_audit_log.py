@@ -2,12 +2,15 @@
 
 import uuid
 
+import aio_pika
 import httpx
 import pytest
 
 from audit.main import create_app
 from audit.settings import AuditSettings
+from shared.events.envelope import Envelope
 from shared.events.orgs import OrganizationCreated
+from shared.settings import development_bus_password, with_credentials
 from shared.testing import eventually
 
 
@@ -70,6 +73,26 @@ async def test_bad_paging_input_is_a_clear_client_error(audit_api, signed_in, qu
 async def test_without_a_token_the_audit_log_answers_401(audit_api):
     response = await audit_api.get("/api/v1/audit-events")
     assert response.status_code == 401
+
+
+async def test_each_event_shows_the_service_the_broker_authenticated_as_its_publisher(
+        audit_api, signed_in, infrastructure):
+    org = uuid.uuid4()
+    event = OrganizationCreated(org_id=uuid.uuid4(), name="Acme", tier="integrator", parent_id=org)
+    envelope = Envelope.wrap(event, producer="orgs", actor_org_id=org, visible_to=[org])
+    # As orgs' relay publishes: its own broker user, which the broker validates the user_id against.
+    connection = await aio_pika.connect(with_credentials(infrastructure.amqp_url, "orgs", development_bus_password("orgs")))
+    async with connection:
+        exchange = await (await connection.channel()).get_exchange("licensing.events", ensure=False)
+        await exchange.publish(aio_pika.Message(envelope.model_dump_json().encode(), user_id="orgs"),
+                               routing_key=envelope.type)
+
+    async def listed():
+        response = await audit_api.get("/api/v1/audit-events", headers=signed_in(org))
+        return response.json()["items"]
+
+    [item] = await eventually(listed)
+    assert (item["event_id"], item["published_by"]) == (str(envelope.event_id), "orgs")
 
 
 async def created(publish, actor_org: uuid.UUID, *, also_visible_to: tuple[uuid.UUID, ...] = (), name: str = "Acme"):

@@ -4,7 +4,9 @@ A message is handled in a database transaction that also records its event id in
 it is acknowledged only after that commit. A redelivered event finds its id there and changes
 nothing. Messages are handled in batches (one commit for many) and, when a batch fails, one by
 one, so a failing message is retried alone: after the queue's delivery limit it is dead-lettered.
-A message that is not a valid envelope is dead-lettered at once. The consumer never stops for one.
+A message that is not a valid envelope is dead-lettered at once, and so is one whose publisher, as
+the broker validated it (the `user_id` property), does not own its event type (shared.bus.
+authorisation): a forged event takes no effect. The consumer never stops for one.
 While behind, it waits a moment before a batch, for more messages to share it (shared.bus.linger).
 
 It consumes on aiormq's channel beneath aio-pika's robust one (shared.bus.underlay): aio-pika
@@ -15,7 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import uuid
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,12 +35,14 @@ from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
 from shared.cancellation import raise_if_cancelled
 from shared.bus import underlay
+from shared.bus.authorisation import owner
 from shared.bus.topology import CONSUMERS, declare_topology, routing_key_matches
 from shared.bus.underlay import DeliveredMessage
 from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.envelope import Envelope
 from shared.logging import get_logger
-from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, QUEUE_DEPTH
+from shared.settings import BUS_SERVICES
+from shared.metrics import CONSUMER_LAG, DEAD_LETTERS, EVENTS_CONSUMED, EVENTS_REFUSED, QUEUE_DEPTH
 from shared.tracing import extract_trace_context, tracer
 
 log = get_logger(__name__)
@@ -72,14 +76,20 @@ class EventConsumer:
         batch_size: int = 128,
         linger: float = LINGER_SECONDS,
         behind_after: float = BEHIND_AFTER_SECONDS,
+        trusted_publishers: Iterable[str] = (),
+        accept_unstamped: bool = False,
     ):
-        """`handlers` maps routing-key patterns (AMQP topic syntax) to the handler of those events."""
+        """`handlers` maps routing-key patterns (AMQP topic syntax) to the handler of those events.
+        `trusted_publishers`: broker users whose events are taken whatever their type; with
+        `accept_unstamped`, so are events without a user id (both for a test's own producers)."""
         self.service = service
         self.queue = CONSUMERS[service]
         self._session_factory = session_factory
         self._handlers = {p: h for p, h in handlers.items() if not isinstance(h, BatchHandler)}
         self._batch_handlers = {p: h for p, h in handlers.items() if isinstance(h, BatchHandler)}
         self._amqp_url = amqp_url
+        self._trusted_publishers = frozenset(trusted_publishers)
+        self._accept_unstamped = accept_unstamped
         self._exchange_name = exchange_name
         self._prefetch = prefetch
         self._batch_size = batch_size
@@ -93,7 +103,7 @@ class EventConsumer:
         try:
             self.channel = channel = await connection.channel()
             await channel.set_qos(prefetch_count=self._prefetch)
-            await declare_topology(channel, self._exchange_name)
+            await declare_topology(channel, self._exchange_name, queues=(self.queue,))
             await underlay.consume(channel, self.queue.name, self._deliver, self._consumer_tag)
             async with asyncio.TaskGroup() as tasks:
                 tasks.create_task(self._report_depths(channel))
@@ -118,6 +128,8 @@ class EventConsumer:
         parsed: list[tuple[DeliveredMessage, Envelope]] = []
         for message in messages:
             envelope = self._parse(message)
+            if envelope is not None:
+                envelope = self._authenticated(message, envelope)
             if envelope is None:
                 await _settle(underlay.reject(message))
                 EVENTS_CONSUMED.labels(self.service, "dead-lettered").inc()
@@ -190,6 +202,27 @@ class EventConsumer:
         with handling(envelope):
             for handler in handlers:
                 await handler(uow, envelope)
+
+    def _authenticated(self, message: DeliveredMessage, envelope: Envelope) -> Envelope | None:
+        """The envelope with its validated publisher, or None (logged, counted) when that publisher
+        may not publish it."""
+        publisher = underlay.user_id(message)
+        if message.routing_key != envelope.type:
+            refusal = "its routing key is not its event type"
+        elif publisher is None:
+            refusal = None if self._accept_unstamped else "it carries no user id"
+        elif publisher != owner(envelope.type) and publisher not in self._trusted_publishers:
+            refusal = f"its publisher {publisher!r} does not own {owner(envelope.type)!r} events"
+        else:
+            refusal = None
+        if refusal is not None:
+            log.error("forged event sent to the dead-letter queue: " + refusal,
+                      message_id=underlay.message_id(message), routing_key=message.routing_key,
+                      event_type=envelope.type, publisher=publisher)
+            claimed = owner(envelope.type) if owner(envelope.type) in BUS_SERVICES else "unknown"  # bounded labels
+            EVENTS_REFUSED.labels(self.service, claimed, publisher or "").inc()
+            return None
+        return envelope.model_copy(update={"published_by": publisher})
 
     def _parse(self, message: DeliveredMessage) -> Envelope | None:
         try:

@@ -18,6 +18,7 @@ import asyncpg
 import sqlalchemy as sa
 from opentelemetry.trace import SpanKind
 from sqlalchemy.ext.asyncio import AsyncEngine
+from yarl import URL
 
 from shared.bus.connection import connect
 from shared.bus.linger import BEHIND_AFTER_SECONDS, LINGER_SECONDS, Linger
@@ -73,6 +74,8 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._linger = Linger(service, "relay", linger, behind_after)
         self._publisher = Publisher(amqp_url, f"{service}-relay")
+        # The broker checks a message's user_id against the connection's user: a consumer trusts it.
+        self._user_id = URL(amqp_url).user or "guest"
 
     @property
     def in_flight(self) -> int:
@@ -83,7 +86,7 @@ class OutboxRelay:
         """Publish until cancelled; broker and database outages are waited out, never fatal."""
         connection = await connect(self._amqp_url, f"{self.service}-relay topology")  # waits for the broker
         try:
-            await declare_topology(await connection.channel(), self._exchange_name)
+            await declare_topology(await connection.channel(), self._exchange_name, queues=())
         finally:
             await connection.close()
         try:
@@ -146,7 +149,8 @@ class OutboxRelay:
             # sends the event again to every consumer (inboxes drop the copy, after work); on a
             # machine with every core busy, confirms have taken over ten seconds.
             await publish(channel, row.body.encode(), exchange=self._exchange_name, routing_key=row.routing_key,
-                          message_id=str(row.event_id), headers=headers, timeout=_CONFIRM_TIMEOUT)
+                          message_id=str(row.event_id), user_id=self._user_id, headers=headers,
+                          timeout=_CONFIRM_TIMEOUT)
 
     @contextlib.asynccontextmanager
     async def _listening(self):

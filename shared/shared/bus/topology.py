@@ -1,10 +1,14 @@
-"""The broker topology, declared whole and idempotently by every service at start.
+"""The broker topology, declared idempotently.
 
 One durable topic exchange for events; per consumer service one durable quorum queue with a
-bounded delivery count and a dead-letter queue. Declaring every queue everywhere means an
-event is never unroutable because its consumers have not started yet.
+bounded delivery count and a dead-letter queue. The whole of it is declared before the services
+start (`python -m shared.devtools prepare`, the tests, or a broker's definitions file:
+deploy/rabbitmq/), so an event is never unroutable because its consumers have not started yet.
+Each service then declares what its broker user may (shared.bus.authorisation): the exchanges,
+and its own queue.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -52,10 +56,12 @@ CONSUMERS: dict[str, ConsumerQueue] = {
 }
 
 
-async def declare_topology(channel: AbstractChannel, exchange_name: str) -> AbstractExchange:
+async def declare_topology(channel: AbstractChannel, exchange_name: str,
+                           queues: Iterable[ConsumerQueue] | None = None) -> AbstractExchange:
+    """The exchanges and `queues` (all of them when None: as an administrator)."""
     exchange = await channel.declare_exchange(exchange_name, aio_pika.ExchangeType.TOPIC, durable=True)
     dead_letters = await channel.declare_exchange(DEAD_LETTER_EXCHANGE, aio_pika.ExchangeType.DIRECT, durable=True)
-    for consumer in CONSUMERS.values():
+    for consumer in CONSUMERS.values() if queues is None else queues:
         dead_letter_queue = await channel.declare_queue(
             consumer.dead_letter_name, durable=True, arguments={"x-queue-type": "quorum"}
         )

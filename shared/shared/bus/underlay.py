@@ -33,7 +33,7 @@ from shared.logging import get_logger
 log = get_logger(__name__)
 
 __all__ = ["DeliveredMessage", "Publisher", "TurnWriter", "ack", "consume", "delivery_count", "message_id", "publish",
-           "reject", "requeue", "underlay"]
+           "reject", "requeue", "underlay", "user_id"]
 
 
 async def consume(channel: aio_pika.abc.AbstractRobustChannel, queue_name: str,
@@ -157,7 +157,7 @@ async def underlay(channel: aio_pika.abc.AbstractChannel) -> aiormq.abc.Abstract
 
 
 async def publish(channel: aiormq.abc.AbstractChannel, body: bytes, *, exchange: str, routing_key: str,
-                  message_id: str, headers: dict[str, str], timeout: float) -> None:
+                  message_id: str, user_id: str | None = None, headers: dict[str, str], timeout: float) -> None:
     """A persistent JSON message on `channel` (from `underlay()`), mandatory (an unroutable one
     fails), returning once the broker confirms it. Not waiting for its frame to be written before
     the next publish is queued, so a gathered batch goes out as fast as the connection writes."""
@@ -166,7 +166,7 @@ async def publish(channel: aiormq.abc.AbstractChannel, body: bytes, *, exchange:
         exchange=exchange,
         routing_key=routing_key,
         properties=aiormq.spec.Basic.Properties(
-            message_id=message_id, content_type="application/json",
+            message_id=message_id, user_id=user_id, content_type="application/json",
             delivery_mode=aio_pika.DeliveryMode.PERSISTENT.value, headers=headers),
         mandatory=True,
         timeout=timeout,
@@ -193,3 +193,8 @@ def delivery_count(message: DeliveredMessage) -> int:
 
 def message_id(message: DeliveredMessage) -> str | None:
     return message.header.properties.message_id
+
+
+def user_id(message: DeliveredMessage) -> str | None:
+    """The publisher's broker user, as the broker validated it (None when the message has none)."""
+    return message.header.properties.user_id

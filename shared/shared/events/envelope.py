@@ -36,6 +36,9 @@ class Envelope(BaseModel):
     correlation_id: str | None = None
     trace_context: dict[str, str] = Field(default_factory=dict)
     payload: dict
+    # The broker user that published it, as the broker validated it: set by the consumer from the
+    # message (shared.bus.consumer), never read from or written into the body.
+    published_by: str | None = Field(default=None, exclude=True)
 
     @classmethod
     def wrap(

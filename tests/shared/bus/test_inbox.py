@@ -7,10 +7,12 @@ import subprocess
 import uuid
 
 import aio_pika
+import aiormq
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
+from shared.bus import underlay
 from shared.bus.consumer import BatchHandler, EventConsumer
 from shared.bus.topology import CONSUMERS
 from shared.db import UnitOfWork, create_engine
@@ -48,6 +50,8 @@ async def counting_consumer(infrastructure):
         handlers={WidgetCounted.routing_key: append_handled_row, POISON: always_fail},
         amqp_url=settings.amqp_url,
         exchange_name=settings.events_exchange,
+        trusted_publishers=settings.bus_trusted_publishers,
+        accept_unstamped=settings.bus_accept_unstamped,
     )
     task = asyncio.create_task(consumer.run())
 
@@ -126,7 +130,8 @@ async def test_a_batch_is_handled_in_the_order_its_events_came(broker, infrastru
     consumer = EventConsumer(
         service=CONSUMER, session_factory=async_sessionmaker(engine, expire_on_commit=False),
         handlers={WidgetCounted.routing_key: one_by_one, "tests.widget.batched": BatchHandler(batched)},
-        amqp_url=settings.amqp_url, exchange_name=settings.events_exchange)
+        amqp_url=settings.amqp_url, exchange_name=settings.events_exchange,
+        trusted_publishers=settings.bus_trusted_publishers, accept_unstamped=settings.bus_accept_unstamped)
     first, second, single, last = (envelope_of(event_type="tests.widget.batched"),
                                    envelope_of(event_type="tests.widget.batched"), envelope_of(),
                                    envelope_of(event_type="tests.widget.batched"))
@@ -134,11 +139,12 @@ async def test_a_batch_is_handled_in_the_order_its_events_came(broker, infrastru
         await publish(broker, envelope)
     # Taken from the consumer's own queue as it would receive them (the consumer itself is not running).
     queue, messages = await broker.get_queue(CONSUMERS[CONSUMER].name), []
+    beneath = await underlay.underlay(broker)
     ours = {e.event_id for e in (first, second, single, last)}
     async with asyncio.timeout(10):
         while ours - {Envelope.model_validate_json(m.body).event_id for m in messages}:
-            message = await queue.get(no_ack=False, fail=False)
-            if message is None:
+            message = await beneath.basic_get(queue.name, no_ack=False)
+            if isinstance(message.delivery, aiormq.spec.Basic.GetEmpty):
                 await asyncio.sleep(0.05)
             else:
                 messages.append(message)

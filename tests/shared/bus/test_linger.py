@@ -63,7 +63,8 @@ async def test_late_events_share_the_consumers_next_batch_and_events_on_time_go_
     consumer = EventConsumer(
         service=CONSUMER, session_factory=async_sessionmaker(engine, expire_on_commit=False),
         handlers={LINGERED_TYPE: BatchHandler(record_batch)},
-        amqp_url=settings.amqp_url, exchange_name=settings.events_exchange, linger=1.0, behind_after=2.0)
+        amqp_url=settings.amqp_url, exchange_name=settings.events_exchange, linger=1.0, behind_after=2.0,
+        trusted_publishers=settings.bus_trusted_publishers, accept_unstamped=settings.bus_accept_unstamped)
     task = asyncio.create_task(consumer.run())
     try:
         # Whatever earlier tests left in the queue is handled first, and may leave the consumer

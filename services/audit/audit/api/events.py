@@ -33,13 +33,15 @@ class AuditEventPublic(BaseModel):
     user: str | None  # the actor's email; None for the system or a member not known yet
     actor_user_id: uuid.UUID | None
     actor_org_id: uuid.UUID | None
+    # The service that published the event, as the broker authenticated it (its broker user).
+    published_by: str | None
 
 
 def _public(row, zone: ZoneInfo) -> AuditEventPublic:
     return AuditEventPublic(
         event_id=row.event_id, occurred_at=row.occurred_at, occurred_at_display=display_moment(row.occurred_at, zone),
         type=row.category, event_type=row.type, message=row.message, user=row.user,
-        actor_user_id=row.actor_user_id, actor_org_id=row.actor_org_id,
+        actor_user_id=row.actor_user_id, actor_org_id=row.actor_org_id, published_by=row.published_by,
     )
 
 
