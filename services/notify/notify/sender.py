@@ -137,6 +137,7 @@ class Sender:
                 await mailer.close()  # nothing due: the server's connection is not held while idle
                 if self._server_down and self._probe_due():
                     await self._probe()
+                raise_if_cancelled()  # a stop lost in the SMTP client's close or probe ends the lane now
                 await asyncio.sleep(self.settings.sender_poll_interval)
         finally:
             mailer.abort()

@@ -38,14 +38,25 @@
   // hx-confirm asks in the portal's own dialog: the browser's confirm box is neither styled nor
   // clear about what is confirmed. The request goes ahead only on "Confirm".
   var pendingConfirm = null;
-  document.addEventListener("htmx:confirm", function (event) {
+  function ask(event, question, pending) {
     var dialog = document.getElementById("confirm-dialog");
-    if (!event.detail.question || !dialog) return;
+    if (!question || !dialog) return;
     event.preventDefault();
-    pendingConfirm = event.detail;
-    document.getElementById("confirm-question").textContent = event.detail.question;
+    pendingConfirm = pending;
+    document.getElementById("confirm-question").textContent = question;
     dialog.showModal();
     dialog.querySelector("[data-confirm=yes]").focus();
+  }
+  document.addEventListener("htmx:confirm", function (event) {
+    ask(event, event.detail.question, event.detail);
+  });
+  // A plain form with data-confirm-submit asks in the same dialog before it is sent.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.dataset.confirmed) return;
+    ask(event, form.dataset.confirmSubmit, {
+      issueRequest: function () { form.dataset.confirmed = "yes"; form.requestSubmit(); },
+    });
   });
   document.addEventListener("click", function (event) {
     var answer = event.target.closest("[data-confirm]");
