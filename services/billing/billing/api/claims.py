@@ -15,8 +15,9 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.problems import Problem
+from shared.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/v1/claims", tags=["claims"])
+router = APIRouter(prefix="/api/v1/claims", tags=["claims"], route_class=StrictJsonRoute)
 
 
 class RedeemIn(BaseModel):

@@ -21,9 +21,10 @@ from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_r
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder
+from shared.strict_json import StrictJsonRoute
 
 PATH = "/api/v1/invoices"
-router = APIRouter(prefix=PATH, tags=["invoices"])
+router = APIRouter(prefix=PATH, tags=["invoices"], route_class=StrictJsonRoute)
 
 
 class SendIn(BaseModel):

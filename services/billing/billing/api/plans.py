@@ -21,21 +21,22 @@ from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_r
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder
-from shared.validation import FilledText
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, Flag, whole_number
 
-router = APIRouter(prefix="/api/v1/plans", tags=["plans"])
+router = APIRouter(prefix="/api/v1/plans", tags=["plans"], route_class=StrictJsonRoute)
 
 
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[FilledText, Field(max_length=120)]
+    name: Annotated[FilledLine, Field(max_length=120)]
     # monthly, yearly, or "months" with interval_months (every N months).
     interval: Literal["monthly", "yearly", "months"]
-    interval_months: Annotated[int, Field(ge=1, le=60)] | None = None
+    interval_months: whole_number(ge=1, le=60) | None = None
     unit_price: Annotated[Decimal, Field(ge=0, le=Decimal("100000000"))]
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217, e.g. EUR")]
-    enabled: bool = True
+    enabled: Flag = True
 
     @model_validator(mode="after")
     def _months(self):

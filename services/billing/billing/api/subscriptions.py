@@ -29,10 +29,11 @@ from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
 from shared.sorting import SortBy, SortOrder
-from shared.validation import FilledText, Text
+from shared.strict_json import StrictJsonRoute
+from shared.validation import FilledLine, FilledText, Flag, Text, whole_number
 
 PATH = "/api/v1/subscriptions"
-router = APIRouter(prefix=PATH, tags=["subscriptions"])
+router = APIRouter(prefix=PATH, tags=["subscriptions"], route_class=StrictJsonRoute)
 MAX_QUANTITY = 1_000_000
 
 
@@ -40,14 +41,14 @@ class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     plan_id: uuid.UUID
-    name: Annotated[FilledText, Field(max_length=200)]
+    name: Annotated[FilledLine, Field(max_length=200)]
     note: Annotated[Text, Field(max_length=2000)] | None = None
-    quantity: Annotated[int, Field(ge=1, le=MAX_QUANTITY)]
+    quantity: whole_number(ge=1, le=MAX_QUANTITY)
     entitlement_id: Annotated[FilledText, Field(max_length=64)]
     product_id: uuid.UUID
     # None: not assigned; a claim code is given to hand to the customer.
     customer_org_id: uuid.UUID | None = None
-    auto_renew: bool = True
+    auto_renew: Flag = True
 
 
 class PauseIn(BaseModel):

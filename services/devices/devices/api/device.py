@@ -20,15 +20,16 @@ from devices.handlers import DeviceRefused, activate_device, deactivate_device, 
 from devices.validation import license_and_device
 from shared.db import UnitOfWork
 from shared.problems import Problem, problem_response
-from shared.validation import Email, Text
+from shared.validation import Email, Flag, Line, whole_number
+from shared.strict_json import StrictJsonRoute
 
 DEVICE_PATH = "/api/v1/device"
-router = APIRouter(prefix=DEVICE_PATH, tags=["device API"])
+router = APIRouter(prefix=DEVICE_PATH, tags=["device API"], route_class=StrictJsonRoute)
 
 Key = Annotated[str, Field(min_length=1, max_length=MAX_KEY_LENGTH, description="The license key")]
 Fingerprint = Annotated[str, Field(min_length=1, max_length=MAX_FINGERPRINT_LENGTH,
                                    description="What identifies the device (the software computes it)")]
-Label = Annotated[Text, Field(max_length=200)] | None
+Label = Annotated[Line, Field(max_length=200)] | None
 
 # The HTTP status of a refused activation, deactivation or checkout, by code.
 REFUSAL_STATUS = {
@@ -50,7 +51,7 @@ class ActivateIn(DeviceRequest):
     name: Label = None
     platform: Label = None
     hostname: Label = None
-    virtual_machine: bool = False
+    virtual_machine: Flag = False
     user_email: Email | None = None
     user_password: Annotated[str, Field(max_length=200)] | None = None
 
@@ -60,8 +61,8 @@ class ValidateIn(DeviceRequest):
 
 
 class CheckoutIn(DeviceRequest):
-    ttl: Annotated[int, Field(ge=3600, le=90 * 86400,
-                              description="Seconds the file is valid (default 7 days)")] | None = None
+    ttl: Annotated[whole_number(ge=3600, le=90 * 86400),
+                   Field(description="Seconds the file is valid (default 7 days)")] | None = None
 
 
 def refused(code: Code) -> JSONResponse:

@@ -18,8 +18,9 @@ from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/v1/devices", tags=["devices"])
+router = APIRouter(prefix="/api/v1/devices", tags=["devices"], route_class=StrictJsonRoute)
 
 
 class DeviceOut(BaseModel):

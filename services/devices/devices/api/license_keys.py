@@ -19,8 +19,9 @@ from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
+from shared.strict_json import StrictJsonRoute
 
-router = APIRouter(prefix="/api/v1/license-keys", tags=["license keys"])
+router = APIRouter(prefix="/api/v1/license-keys", tags=["license keys"], route_class=StrictJsonRoute)
 
 
 class LicenseOut(BaseModel):

@@ -24,13 +24,14 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
-from shared.validation import Email, Text
+from shared.validation import Email, Line, whole_number
+from shared.strict_json import StrictJsonRoute
 
 PATH = "/api/v1/license-users"
-router = APIRouter(prefix=PATH, tags=["license users"])
+router = APIRouter(prefix=PATH, tags=["license users"], route_class=StrictJsonRoute)
 
-Name = Annotated[Text, Field(max_length=200)]
-Cap = Annotated[int, Field(ge=1, le=100_000, description="Devices this user may activate")]
+Name = Annotated[Line, Field(max_length=200)]
+Cap = Annotated[whole_number(ge=1, le=100_000), Field(description="Devices this user may activate")]
 
 
 class LicenseUserIn(BaseModel):

@@ -22,7 +22,7 @@ from shared.db import UnitOfWork
 from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
-from shared.validation import Email, FilledText, Phone, Text
+from shared.validation import Email, FilledLine, Phone, Text
 
 router = APIRouter()
 
@@ -38,8 +38,8 @@ class AcceptRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     token: str = Field(min_length=1, max_length=512)
-    first_name: Annotated[FilledText, Field(max_length=100)]
-    last_name: Annotated[FilledText, Field(max_length=100)]
+    first_name: Annotated[FilledLine, Field(max_length=100)]
+    last_name: Annotated[FilledLine, Field(max_length=100)]
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=1024)
 
 
