@@ -81,12 +81,8 @@ def _hash(request_body: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-async def claim_idempotency_key(
-    session: AsyncSession, key: str | None, *, scope: str, request_body: Any
-) -> JSONResponse | None:
-    """None: go ahead and do the work (or no key was sent). A response: replay it, do nothing."""
-    if key is None:
-        return None
+async def _claim(session: AsyncSession, key: str, *, scope: str, request_body: Any) -> Any:
+    """None: go ahead and do the work. Otherwise the stored row, to replay."""
     request_hash = _hash(request_body)
     params = {"scope": scope, "key": key, "hash": request_hash}
     if (await session.execute(_CLAIM, params)).scalar_one_or_none() is not None:
@@ -96,15 +92,7 @@ async def claim_idempotency_key(
         raise Problem(422, "This Idempotency-Key was already used with a different request body; use a new key.")
     if stored.status is None:  # cannot happen after the claimer committed; kept as a clear answer
         raise Problem(409, "A request with this Idempotency-Key is still in progress; retry shortly.")
-    return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})
-
-
-async def remember_response(session: AsyncSession, key: str | None, *, scope: str, status: int, body: Any) -> None:
-    if key is None:
-        return
-    await session.execute(
-        _REMEMBER, {"scope": scope, "key": key, "status": status, "body": json.dumps(jsonable_encoder(body))}
-    )
+    return stored
 
 
 def idempotency_scope(caller: Caller, route: str) -> str:
@@ -115,14 +103,25 @@ def idempotency_scope(caller: Caller, route: str) -> str:
 
 async def idempotent(
     session: AsyncSession, key: str | None, *, scope: str, request_body: Any, status: int,
-    work: Callable[[], Awaitable[T]],
+    work: Callable[[], Awaitable[T]], stored: Callable[[T], Any] | None = None,
+    replayed: Callable[[Any], Any] | None = None,
 ) -> T | JSONResponse:
     """Claim, replay or do: the stored answer if this key was used (refused if with another body),
     otherwise `work()`'s answer, remembered with `status` in the same transaction. The caller
-    commits; without a key it is just `work()`."""
-    replay = await claim_idempotency_key(session, key, scope=scope, request_body=request_body)
-    if replay is not None:
-        return replay
+    commits; without a key it is just `work()`.
+
+    `stored` turns the answer into what is remembered, for an answer that holds something a
+    replay must not show, or must not keep in clear; `replayed` turns it back into the replayed
+    body."""
+    if key is None:
+        return await work()
+    row = await _claim(session, key, scope=scope, request_body=request_body)
+    if row is not None:
+        body = row.body if replayed is None else replayed(row.body)
+        return JSONResponse(body, status_code=row.status, headers={"Idempotent-Replayed": "true"})
     answer = await work()
-    await remember_response(session, key, scope=scope, status=status, body=answer)
+    remembered = answer if stored is None else stored(answer)
+    await session.execute(
+        _REMEMBER, {"scope": scope, "key": key, "status": status, "body": json.dumps(jsonable_encoder(remembered))}
+    )
     return answer

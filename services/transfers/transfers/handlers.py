@@ -18,7 +18,7 @@ from shared.db import DriverStatement, UnitOfWork, array_params
 from shared.events.entitlements import TransferCompleted, TransferRejected
 from shared.events.envelope import Envelope
 from shared.events.transfers import TransferRequested
-from shared.idempotency import claim_idempotency_key, remember_response
+from shared.idempotency import idempotent
 from shared.logging import get_logger
 from shared.org_directory import (
     KNOWN_ORG_COLUMNS, ORG_DIRECTORY_HANDLERS, KnownOrg, find_org, org_directory, org_directory_representatives,
@@ -93,47 +93,50 @@ async def _record_request(session_factory: async_sessionmaker, command: RequestT
     # Without a key, the transfer and its event are one statement (shared.db's one_statement);
     # with one, the key's claim and answer share their transaction.
     async with UnitOfWork(session_factory, producer="transfers", one_statement=idempotency is None) as uow:
-        if idempotency is not None:
-            replay = await claim_idempotency_key(uow.session, idempotency.key, scope=idempotency.scope,
-                                                 request_body=idempotency.request_body)
-            if replay is not None:
-                return replay
-        sender, destination, representatives = await _parties(uow, command)
-        if sender is not None and sender.status != "active":
-            raise Problem(409, f"{sender.name} is archived and makes no transfers.")
-        if destination is None or destination.parent_id != command.from_org_id:
-            raise _DestinationNotKnown
-        problem = why_not_eligible(destination, command.from_org_id)
-        if problem is not None:
-            raise Problem(409, problem)
-        try:
-            told = recipients(representatives, notify=command.notify_representative,
-                              chosen_id=command.representative_id, cc_emails=command.cc_emails)
-        except UnknownRepresentative as error:
-            raise Problem(422, str(error)) from error
-        common = dict(
-            from_org_id=command.from_org_id,
-            to_org_id=command.to_org_id,
-            entitlement_id=command.entitlement_id,
-            product_id=command.product_id,
-            requested_by=command.requested_by,
-            notify_representative=told.representative,
-            cc_emails=list(told.cc),
-        )
-        uow.write_at_commit(_INSERT_TRANSFER, dict(
-            id=command.transfer_id, quantity_requested=command.quantity, status="pending", note=command.note,
-            representatives=json.dumps(representatives_at_request(representatives, told.representative)), **common))
-        uow.record(
-            TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
-            visible_to=[command.from_org_id],
-            actor_org_id=command.from_org_id,
-            actor_user_id=command.requested_by,
-        )
-        if idempotency is not None:
-            await remember_response(uow.session, idempotency.key, scope=idempotency.scope, status=202,
-                                    body={"id": str(command.transfer_id), "status": "pending"})
+        if idempotency is None:
+            answer = await _write_request(uow, command)
+        else:
+            answer = await idempotent(uow.session, idempotency.key, scope=idempotency.scope,
+                                      request_body=idempotency.request_body, status=202,
+                                      work=lambda: _write_request(uow, command))
         await uow.commit()
-    return None
+    return answer if isinstance(answer, JSONResponse) else None
+
+
+async def _write_request(uow: UnitOfWork, command: RequestTransfer) -> dict[str, str]:
+    """The pending transfer and its event, written at commit; the answer to remember."""
+    sender, destination, representatives = await _parties(uow, command)
+    if sender is not None and sender.status != "active":
+        raise Problem(409, f"{sender.name} is archived and makes no transfers.")
+    if destination is None or destination.parent_id != command.from_org_id:
+        raise _DestinationNotKnown
+    problem = why_not_eligible(destination, command.from_org_id)
+    if problem is not None:
+        raise Problem(409, problem)
+    try:
+        told = recipients(representatives, notify=command.notify_representative,
+                          chosen_id=command.representative_id, cc_emails=command.cc_emails)
+    except UnknownRepresentative as error:
+        raise Problem(422, str(error)) from error
+    common = dict(
+        from_org_id=command.from_org_id,
+        to_org_id=command.to_org_id,
+        entitlement_id=command.entitlement_id,
+        product_id=command.product_id,
+        requested_by=command.requested_by,
+        notify_representative=told.representative,
+        cc_emails=list(told.cc),
+    )
+    uow.write_at_commit(_INSERT_TRANSFER, dict(
+        id=command.transfer_id, quantity_requested=command.quantity, status="pending", note=command.note,
+        representatives=json.dumps(representatives_at_request(representatives, told.representative)), **common))
+    uow.record(
+        TransferRequested(transfer_id=command.transfer_id, quantity=command.quantity, **common),
+        visible_to=[command.from_org_id],
+        actor_org_id=command.from_org_id,
+        actor_user_id=command.requested_by,
+    )
+    return {"id": str(command.transfer_id), "status": "pending"}
 
 
 # The POST is the busiest path of the service: its statements are built once, not per request.

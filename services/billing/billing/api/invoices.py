@@ -6,7 +6,6 @@ from typing import Annotated, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from billing.api.shapes import InvoiceOut, idempotency_scope, invoice_out, sorted_items, unit_of_work
@@ -17,7 +16,7 @@ from billing.handlers import move_invoice, send_invoices
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder
@@ -46,15 +45,15 @@ async def send(request: Request, body: SendIn, key: IdempotencyKey = None,
         raise Problem(422, "A licence is listed twice; list each once.")
     scope = idempotency_scope(caller, f"POST {PATH}")
     async with unit_of_work(request) as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-        if replay is not None:
-            return replay
-        issued = await send_invoices(uow, SendInvoices(org_id=caller.org_id, subscription_ids=tuple(body.subscription_ids),
-                                                       sent_by=caller.user_id))
-        answer = Sent(items=[invoice_out(row) for row in issued])
-        await remember_response(uow.session, key, scope=scope, status=201, body=answer)
+        async def send_them() -> Sent:
+            issued = await send_invoices(uow, SendInvoices(
+                org_id=caller.org_id, subscription_ids=tuple(body.subscription_ids), sent_by=caller.user_id))
+            return Sent(items=[invoice_out(row) for row in issued])
+
+        answer = await idempotent(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"),
+                                  status=201, work=send_them)
         await uow.commit()
-    return JSONResponse(answer.model_dump(mode="json"), status_code=201)
+    return answer
 
 
 def _visible(caller: Caller):

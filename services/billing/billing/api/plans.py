@@ -17,7 +17,7 @@ from billing.handlers import save_plan
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.sorting import SortBy, SortOrder
@@ -60,11 +60,11 @@ async def create_plan(request: Request, body: PlanIn, key: IdempotencyKey = None
                       caller: Caller = require(Action.MANAGE_PLANS)):
     scope = idempotency_scope(caller, "POST /api/v1/plans")
     async with unit_of_work(request) as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-        if replay is not None:
-            return replay
-        answer = plan_out(await save_plan(uow, body.command(caller.org_id)))
-        await remember_response(uow.session, key, scope=scope, status=201, body=answer)
+        async def create() -> PlanOut:
+            return plan_out(await save_plan(uow, body.command(caller.org_id)))
+
+        answer = await idempotent(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"),
+                                  status=201, work=create)
         await uow.commit()
     return answer
 

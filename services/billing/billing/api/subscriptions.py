@@ -24,7 +24,7 @@ from billing.handlers import (
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Tier
 from shared.auth.tokens import Caller
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.search import contains_pattern
@@ -110,19 +110,20 @@ async def create(request: Request, body: SubscriptionIn, key: IdempotencyKey = N
     scope = idempotency_scope(caller, f"POST {PATH}")
     settings = request.app.state.settings
     async with unit_of_work(request) as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-        if replay is not None:
-            return replay
-        created = await create_subscription(uow, CreateSubscription(
-            subscription_id=uuid.uuid4(), seller_org_id=caller.org_id, created_by=caller.user_id,
-            **body.model_dump()), settings)
-        answer = subscription_out(await _one(request, caller, created.subscription["id"], uow.session),
-                                  _window(request))
-        await remember_response(uow.session, key, scope=scope, status=202, body=answer)
+        async def create_it() -> SubscriptionOut:
+            created = await create_subscription(uow, CreateSubscription(
+                subscription_id=uuid.uuid4(), seller_org_id=caller.org_id, created_by=caller.user_id,
+                **body.model_dump()), settings)
+            return subscription_out(await _one(request, caller, created.subscription["id"], uow.session),
+                                    _window(request), claim_code=created.claim_code)
+
+        answer = await idempotent(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"),
+                                  status=202, work=create_it,
+                                  stored=lambda answer: answer.model_copy(update={"claim_code": None}))
         await uow.commit()
-    answer.claim_code = created.claim_code
-    return JSONResponse(answer.model_dump(mode="json"), status_code=202,
-                        headers={"Location": f"{PATH}/{created.subscription['id']}"})
+    if isinstance(answer, JSONResponse):  # a replay
+        return answer
+    return JSONResponse(answer.model_dump(mode="json"), status_code=202, headers={"Location": f"{PATH}/{answer.id}"})
 
 
 @router.get("", response_model=Page[SubscriptionOut])

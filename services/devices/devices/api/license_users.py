@@ -2,7 +2,6 @@
 (the initial password is answered once and mailed), changes their email, name or activation
 cap, sets a new password, resets their activations and removes them; its Viewer reads."""
 
-import json
 import uuid
 from datetime import datetime
 from typing import Annotated
@@ -21,7 +20,7 @@ from shared.auth.dependencies import require
 from shared.auth.permissions import Action
 from shared.auth.tokens import Caller
 from shared.db import UnitOfWork
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotent
 from shared.pagination import Cursor, Limit, Page
 from shared.problems import Problem
 from shared.validation import Email, Line, whole_number
@@ -118,17 +117,25 @@ async def assign(request: Request, body: LicenseUserIn, key: IdempotencyKey = No
     sealer = request.app.state.settings.key_sealer
     scope = f"{caller.org_id}:{caller.user_id}:POST {PATH}"
     async with UnitOfWork(request.app.state.session_factory, producer="devices") as uow:
-        replay = await claim_idempotency_key(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"))
-        if replay is not None:
-            answer = json.loads(replay.body)
-            if "initial_password" in answer:
-                answer["initial_password"] = sealer.decrypt(answer["initial_password"].encode()).decode()
-            return JSONResponse(answer, status_code=replay.status_code)
-        user, password = await assign_license_user(uow, AssignLicenseUser(org_id=caller.org_id, **body.model_dump()))
-        answer = AssignedLicenseUser(**user, devices_in_use=0, initial_password=password)
-        remembered = answer.model_copy(update={"initial_password": sealer.encrypt(password.encode()).decode()})
-        await remember_response(uow.session, key, scope=scope, status=201, body=remembered)
+        async def assign_one() -> AssignedLicenseUser:
+            user, password = await assign_license_user(uow, AssignLicenseUser(org_id=caller.org_id,
+                                                                               **body.model_dump()))
+            return AssignedLicenseUser(**user, devices_in_use=0, initial_password=password)
+
+        def sealed(answer: AssignedLicenseUser) -> AssignedLicenseUser:
+            password = sealer.encrypt(answer.initial_password.encode()).decode()
+            return answer.model_copy(update={"initial_password": password})
+
+        def unsealed(stored: dict) -> dict:
+            if "initial_password" not in stored:
+                return stored
+            return {**stored, "initial_password": sealer.decrypt(stored["initial_password"].encode()).decode()}
+
+        answer = await idempotent(uow.session, key, scope=scope, request_body=body.model_dump(mode="json"),
+                                  status=201, work=assign_one, stored=sealed, replayed=unsealed)
         await uow.commit()
+    if isinstance(answer, JSONResponse):  # a replay
+        return answer
     return JSONResponse(answer.model_dump(mode="json"), status_code=201,
                         headers={"Location": f"{PATH}/{answer.id}"})
 

@@ -19,7 +19,7 @@ from identity.sign_in_limits import address_of, clear_after_success, invite_coun
 from shared.auth.dependencies import require
 from shared.auth.permissions import Action, Role
 from shared.db import UnitOfWork
-from shared.idempotency import IdempotencyKey, claim_idempotency_key, remember_response
+from shared.idempotency import IdempotencyKey, idempotent
 from shared.pagination import Cursor, IncludeTotal, Limit, Page
 from shared.sorting import SortBy, SortOrder, fetch_sorted_page
 from shared.validation import Email, FilledLine, Phone, Text
@@ -84,15 +84,15 @@ async def create_invite(body: InviteRequest, request: Request, idempotency_key: 
     # A key counts per caller and route: two callers never replay each other's answers.
     scope = f"{caller.org_id}:{caller.user_id}:POST /api/v1/invites"
     async with UnitOfWork(request.app.state.session_factory, producer="identity") as uow:
-        replay = await claim_idempotency_key(uow.session, idempotency_key, scope=scope, request_body=body)
-        if replay is not None:
-            return replay
-        row = await handlers.create_invite(
-            uow, NewInvite(org_id=caller.org_id, tier=caller.tier.value, email=body.email, phone=body.phone,
-                           role=body.role, invited_by=caller.user_id),
-            request.app.state.settings.invite_ttl_days)
-        answer = Invite.model_validate(row, from_attributes=True)
-        await remember_response(uow.session, idempotency_key, scope=scope, status=201, body=answer)
+        async def create() -> Invite:
+            row = await handlers.create_invite(
+                uow, NewInvite(org_id=caller.org_id, tier=caller.tier.value, email=body.email, phone=body.phone,
+                               role=body.role, invited_by=caller.user_id),
+                request.app.state.settings.invite_ttl_days)
+            return Invite.model_validate(row, from_attributes=True)
+
+        answer = await idempotent(uow.session, idempotency_key, scope=scope, request_body=body, status=201,
+                                  work=create)
         await uow.commit()
     return answer
 
