@@ -75,18 +75,23 @@ class Plan:
 
     def operations(self) -> Iterator[Operation]:
         """The load's operations, always the same for the seed: first each holding is stocked
-        down the tiers, then a random mix, without end."""
+        down the tiers, then each integrator sells two subscription licences (one for a customer,
+        one with a claim code) and each customer activates a few, so the licence and device
+        operations have something to act on early; then a random mix, without end."""
         rng = random.Random(f"{self.seed}:operations")
         index = count()
         upstream, downstream = _primes(self.world)
         # a few random operations between the tiers' stocking: the first transfers complete meanwhile
-        for stock in (upstream, [None] * 12, downstream):
+        for stock in (upstream, [None] * 12, downstream, [None] * 8):
             for prime in stock:
                 if prime is None:
                     yield _operation(rng, self.seed, self.world, next(index))
                 else:
                     actor, to, line, quantity = prime
                     yield Operation(next(index), "split", actor, line, quantity, to, key=_key(rng, self.seed))
+        for kind, actor, to in _licence_primes(self.world):
+            yield Operation(next(index), kind, actor, rng.choice(_lines(self.world)), 3, to, key=_key(rng, self.seed),
+                            pick=rng.getrandbits(16))
         for i in index:
             yield _operation(rng, self.seed, self.world, i)
 
@@ -133,10 +138,19 @@ def _primes(world: World) -> tuple[list, list]:
     return upstream, downstream
 
 
+def _licence_primes(world: World) -> list[tuple[str, str, str | None]]:
+    """(kind, actor, to): each integrator's two licences, each customer's activation."""
+    primes = []
+    for i, (_, customers) in enumerate(world.integrators):
+        primes += [("subscribe", f"integrator:{i}", f"customer:{i}:0"), ("subscribe", f"integrator:{i}", None)]
+        primes += [("activate", f"customer:{i}:{j}", None) for j in range(customers)]
+    return primes
+
+
 KINDS = ["split"] * 40 + ["activate"] * 25 + ["overspend_transfer"] * 6 + ["overspend_activate"] * 4 + \
         ["burst"] * 10 + ["retry"] * 12 + ["transfer_all"] * 3 + \
         ["subscribe"] * 8 + ["redeem"] * 4 + ["pause"] * 3 + ["resume"] * 2 + ["delete"] * 2 + \
-        ["license_user"] * 2 + ["device_activate"] * 10 + ["device_validate"] * 8 + ["device_reset"] * 3 + \
+        ["license_user"] * 3 + ["device_activate"] * 10 + ["device_validate"] * 8 + ["device_reset"] * 3 + \
         ["device_deactivate"] * 2
 SUBSCRIPTION_KINDS = ("subscribe", "redeem", "pause", "resume", "delete")
 DEVICE_KINDS = ("license_user", "device_activate", "device_validate", "device_reset", "device_deactivate")
