@@ -21,6 +21,7 @@ from bench.system_run import Api
 
 RETRIED_STATUSES = {429, 500, 502, 503, 504}
 REQUEST_TIMEOUT = aiohttp.ClientTimeout(total=20)
+LICENSE_WAIT = 10  # times a device operation looks for a license of its customer, a second apart
 
 
 @dataclass
@@ -259,10 +260,15 @@ class Load:
     # --- the licensed software and its owner (devices) ---------------------------------------------
 
     async def _license(self, operation: Operation) -> tuple[dict, str] | None:
-        """One of the customer's licenses, as the operation picks, and its key (its Admin reads it)."""
-        listed = await self._send(operation, "/api/v1/license-keys?limit=200", None, None, ok=(200,), method="GET")
-        items = sorted(listed.body["items"], key=lambda item: item["id"]) if listed.status == 200 else []
-        if not items:
+        """One of the customer's licenses, as the operation picks, and its key (its Admin reads it).
+        A customer's first activation becomes a license a moment later: its software waits for it."""
+        for _ in range(LICENSE_WAIT):
+            listed = await self._send(operation, "/api/v1/license-keys?limit=200", None, None, ok=(200,), method="GET")
+            items = sorted(listed.body["items"], key=lambda item: item["id"]) if listed.status == 200 else []
+            if items:
+                break
+            await asyncio.sleep(1.0)
+        else:
             self._told(f"{operation.kind}: no license yet")
             return None
         license = items[operation.pick % len(items)]

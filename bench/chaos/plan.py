@@ -76,8 +76,9 @@ class Plan:
     def operations(self) -> Iterator[Operation]:
         """The load's operations, always the same for the seed: first each holding is stocked
         down the tiers, then each integrator sells two subscription licences (one for a customer,
-        one with a claim code) and each customer activates a few, so the licence and device
-        operations have something to act on early; then a random mix, without end."""
+        one with a claim code) and each customer activates a few licenses and devices, so the
+        licence and device operations have something to act on early; then a random mix, without
+        end."""
         rng = random.Random(f"{self.seed}:operations")
         index = count()
         upstream, downstream = _primes(self.world)
@@ -91,7 +92,7 @@ class Plan:
                     yield Operation(next(index), "split", actor, line, quantity, to, key=_key(rng, self.seed))
         for kind, actor, to in _licence_primes(self.world):
             yield Operation(next(index), kind, actor, rng.choice(_lines(self.world)), 3, to, key=_key(rng, self.seed),
-                            pick=rng.getrandbits(16))
+                            pick=rng.getrandbits(16), copies=5 if kind == "device_activate" else 1)
         for i in index:
             yield _operation(rng, self.seed, self.world, i)
 
@@ -139,11 +140,14 @@ def _primes(world: World) -> tuple[list, list]:
 
 
 def _licence_primes(world: World) -> list[tuple[str, str, str | None]]:
-    """(kind, actor, to): each integrator's two licences, each customer's activation."""
+    """(kind, actor, to): each integrator's two licences; each customer's activation of 3, then
+    5 devices at once on one of its licenses (more than a license of 3 lets in)."""
     primes = []
     for i, (_, customers) in enumerate(world.integrators):
         primes += [("subscribe", f"integrator:{i}", f"customer:{i}:0"), ("subscribe", f"integrator:{i}", None)]
         primes += [("activate", f"customer:{i}:{j}", None) for j in range(customers)]
+    for i, (_, customers) in enumerate(world.integrators):
+        primes += [("device_activate", f"customer:{i}:{j}", None) for j in range(customers)]
     return primes
 
 
