@@ -105,7 +105,8 @@ async def transfers_and_ledger(system: RunningSystem) -> Check:
 
 async def device_limits(system: RunningSystem) -> Check:
     """Read in the devices database: no license has more active devices than it allows, no license
-    user more than its cap, no license more users than it allows."""
+    user more than its cap, no license more users than it allows; and no activation on the way
+    (each announced how many devices its license had then) went past the license's limit."""
     (row,) = await fetch(system, "devices", """
         WITH used AS (SELECT license_id, count(*) AS active FROM devices WHERE status = 'active' GROUP BY license_id),
              per_user AS (SELECT license_user_id, count(*) AS active FROM devices
@@ -116,6 +117,8 @@ async def device_limits(system: RunningSystem) -> Check:
                (SELECT count(*) FROM devices WHERE status = 'active') AS active,
                (SELECT count(*) FROM devices WHERE status = 'reset') AS reset,
                (SELECT count(*) FROM license_users) AS users,
+               (SELECT count(*) FROM outbox WHERE routing_key = 'devices.device.activated'
+                AND (body->'payload'->>'active_devices')::int > (body->'payload'->>'max_devices')::int) AS past,
                (SELECT count(*) FROM licenses l JOIN used ON used.license_id = l.id
                 WHERE used.active = l.max_devices) AS full,
                (SELECT array_agg(l.id::text) FROM licenses l JOIN used ON used.license_id = l.id
@@ -128,9 +131,10 @@ async def device_limits(system: RunningSystem) -> Check:
     return Check("device limits", {
         "licenses": row["licenses"], "devices": row["devices"], "active": row["active"], "reset": row["reset"],
         "licenses full": row["full"], "license users": row["users"],
-        "licenses over their device limit": len(over_license), "users over their cap": len(over_cap),
-        "licenses over their user limit": len(over_users)},
-        ("licenses over their device limit", "users over their cap", "licenses over their user limit"),
+        "licenses over their device limit": len(over_license), "activations past the limit": row["past"],
+        "users over their cap": len(over_cap), "licenses over their user limit": len(over_users)},
+        ("licenses over their device limit", "activations past the limit", "users over their cap",
+         "licenses over their user limit"),
         (over_license + over_cap + over_users)[:3])
 
 

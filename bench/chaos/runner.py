@@ -12,7 +12,8 @@ import aiohttp
 import asyncpg
 
 from bench.chaos.checks import (
-    MAILED_EVENTS, Check, fetch, client_checks, published_events, system_checks, unpublished_count,
+    MAILED_EVENTS, Check, client_checks, licenses_of_activations, published_events, reservations, system_checks,
+    unpublished_count,
 )
 from bench.chaos.faults import Faults
 from bench.chaos.load import Load, LoadResult, post
@@ -142,22 +143,9 @@ async def apply_schedule(system: RunningSystem, cast: Cast, seed: int, faults: l
 async def _licences_in_flight(system: RunningSystem) -> int:
     """Subscription licences the ledger has not settled (reserved or refused, converted once a
     customer's, released once deleted), activations the devices service has not made a license of
-    (or revoked), pauses it has not applied."""
-    unsettled = await _value(system, "billing", "SELECT count(*) FROM subscriptions WHERE reservation = 'pending'"
-                             " OR (reservation = 'reserved' AND customer_org_id IS NOT NULL AND activation_id IS NULL)")
-    deleted = [r["id"] for r in await fetch(system, "billing", "SELECT id FROM subscriptions WHERE deleted_at IS NOT NULL")]
-    unreleased = await _value(system, "entitlements", "SELECT count(*) FROM reservations WHERE status = 'reserved'"
-                              " AND subscription_id = ANY($1)", deleted)
-    activations = {r["id"]: r["status"] for r in await fetch(system, "entitlements", "SELECT id, status FROM activations")}
-    licenses = {r["activation_id"]: r["revoked"] for r in await fetch(
-        system, "devices", "SELECT activation_id, revoked_at IS NOT NULL AS revoked FROM licenses")}
-    unlicensed = sum(1 for a, status in activations.items() if licenses.get(a) != (status != "active"))
-    paused = await fetch(system, "billing", "SELECT activation_id, paused FROM subscriptions WHERE activation_id IS NOT NULL")
-    in_devices = {r["activation_id"]: r["paused"] for r in await fetch(
-        system, "devices", "SELECT activation_id, paused FROM licenses WHERE activation_id = ANY($1)",
-        [r["activation_id"] for r in paused])}
-    unpaused = sum(1 for r in paused if in_devices.get(r["activation_id"]) != r["paused"])
-    return unsettled + unreleased + unlicensed + unpaused
+    (or revoked), pauses it has not applied: what their checks would call wrong, until they pass."""
+    checks = [await reservations(system), await licenses_of_activations(system)]
+    return sum(check.numbers[name] for check in checks for name in check.must_be_zero)
 
 
 async def _in_flight(system: RunningSystem) -> int:
