@@ -38,7 +38,7 @@ class Check:
         return all(not self.numbers[name] for name in self.must_be_zero)
 
 
-async def fetch(system: RunningSystem, service: str, query: str, *args) -> list[asyncpg.Record]:
+async def _fetch(system: RunningSystem, service: str, query: str, *args) -> list[asyncpg.Record]:
     conn = await connect(pg(system.infra, service))
     try:
         return await conn.fetch(query, *args)
@@ -53,7 +53,7 @@ async def conservation(system: RunningSystem) -> Check:
             off = await unconserved_lines(session)
     finally:
         await engine.dispose()
-    (totals,) = await fetch(system, "entitlements",
+    (totals,) = await _fetch(system, "entitlements",
                              "SELECT (SELECT count(*) FROM entitlement_lines) AS lines,"
                              " (SELECT count(*) FROM holdings WHERE available < 0) AS negative,"
                              " (SELECT coalesce(sum(quantity), 0) FROM reservations WHERE status = 'reserved') AS reserved")
@@ -67,8 +67,8 @@ async def conservation(system: RunningSystem) -> Check:
 
 async def transfers_and_ledger(system: RunningSystem) -> Check:
     requests = {row["id"]: row
-                for row in await fetch(system, "transfers", "SELECT id, status, quantity FROM transfers")}
-    entries = {row["transfer_id"]: row for row in await fetch(system, "entitlements", """
+                for row in await _fetch(system, "transfers", "SELECT id, status, quantity FROM transfers")}
+    entries = {row["transfer_id"]: row for row in await _fetch(system, "entitlements", """
         SELECT transfer_id, count(*) AS entries,
                count(*) FILTER (WHERE kind = 'transfer_out') AS outs,
                count(*) FILTER (WHERE kind = 'transfer_in') AS ins,
@@ -76,7 +76,7 @@ async def transfers_and_ledger(system: RunningSystem) -> Check:
                coalesce(sum(quantity), 0) AS net
         FROM ledger_entries WHERE transfer_id IS NOT NULL GROUP BY transfer_id""")}
     outcomes: dict[uuid.UUID, list[str]] = {}
-    for row in await fetch(system, "entitlements", "SELECT routing_key, body->'payload'->>'transfer_id' AS transfer_id"
+    for row in await _fetch(system, "entitlements", "SELECT routing_key, body->'payload'->>'transfer_id' AS transfer_id"
                             " FROM outbox WHERE routing_key = ANY($1)", list(OUTCOME_EVENTS)):
         outcomes.setdefault(uuid.UUID(row["transfer_id"]), []).append(row["routing_key"].rsplit(".", 1)[1])
     status = Counter(row["status"] for row in requests.values())
@@ -107,7 +107,7 @@ async def device_limits(system: RunningSystem) -> Check:
     """Read in the devices database: no license has more active devices than it allows, no license
     user more than its cap, no license more users than it allows; and no activation on the way
     (each announced how many devices its license had then) went past the license's limit."""
-    (row,) = await fetch(system, "devices", """
+    (row,) = await _fetch(system, "devices", """
         WITH used AS (SELECT license_id, count(*) AS active FROM devices WHERE status = 'active' GROUP BY license_id),
              per_user AS (SELECT license_user_id, count(*) AS active FROM devices
                           WHERE status = 'active' AND license_user_id IS NOT NULL GROUP BY license_user_id),
@@ -141,11 +141,11 @@ async def device_limits(system: RunningSystem) -> Check:
 async def licenses_of_activations(system: RunningSystem) -> Check:
     """Every activation became one license of its quantity, a deactivated one a revoked license,
     and a license is paused exactly while its subscription licence is."""
-    activations = {row["id"]: row for row in await fetch(
+    activations = {row["id"]: row for row in await _fetch(
         system, "entitlements", "SELECT id, quantity, status FROM activations")}
-    licenses = {row["activation_id"]: row for row in await fetch(
+    licenses = {row["activation_id"]: row for row in await _fetch(
         system, "devices", "SELECT activation_id, max_devices, revoked_at IS NOT NULL AS revoked, paused FROM licenses")}
-    paused = {row["activation_id"]: row["paused"] for row in await fetch(
+    paused = {row["activation_id"]: row["paused"] for row in await _fetch(
         system, "billing", "SELECT activation_id, paused FROM subscriptions WHERE activation_id IS NOT NULL")}
     missing = [str(a) for a in activations.keys() - licenses.keys()]
     strangers = [str(a) for a in licenses.keys() - activations.keys()]
@@ -178,9 +178,9 @@ async def reservations(system: RunningSystem) -> Check:
     """Every subscription licence's reservation reached a final state (made, rejected, converted,
     released), and billing and the ledger agree on it: the same quantity, the same customer and
     activation."""
-    licences = await fetch(system, "billing", "SELECT id, seller_org_id, quantity, reservation, customer_org_id,"
-                                               " activation_id, deleted_at FROM subscriptions")
-    ledger = {row["subscription_id"]: row for row in await fetch(
+    licences = await _fetch(system, "billing", "SELECT id, seller_org_id, quantity, reservation, customer_org_id,"
+                                                " activation_id, deleted_at FROM subscriptions")
+    ledger = {row["subscription_id"]: row for row in await _fetch(
         system, "entitlements", "SELECT subscription_id, seller_org_id, quantity, status, customer_org_id,"
                                 " activation_id FROM reservations")}
     states = Counter(_billing_state(row) for row in licences)
@@ -213,7 +213,7 @@ async def published_events(system: RunningSystem) -> dict[uuid.UUID, str]:
     """Every event the services recorded in their outboxes: event id -> routing key."""
     events = {}
     for service in SERVICES_WITH_DATABASE:
-        for row in await fetch(system, service, "SELECT event_id, routing_key FROM outbox"):
+        for row in await _fetch(system, service, "SELECT event_id, routing_key FROM outbox"):
             events[row["event_id"]] = row["routing_key"]
     return events
 
@@ -221,14 +221,14 @@ async def published_events(system: RunningSystem) -> dict[uuid.UUID, str]:
 async def unpublished_count(system: RunningSystem) -> int:
     total = 0
     for service in SERVICES_WITH_DATABASE:
-        (row,) = await fetch(system, service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
+        (row,) = await _fetch(system, service, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL")
         total += row["n"]
     return total
 
 
 async def audit(system: RunningSystem, events: dict[uuid.UUID, str]) -> Check:
-    audited = {row["event_id"] for row in await fetch(system, "audit", "SELECT event_id FROM audit_events")}
-    doubled = await fetch(system, "audit", "SELECT org_id, event_id FROM audit_chain GROUP BY org_id, event_id"
+    audited = {row["event_id"] for row in await _fetch(system, "audit", "SELECT event_id FROM audit_events")}
+    doubled = await _fetch(system, "audit", "SELECT org_id, event_id FROM audit_chain GROUP BY org_id, event_id"
                                             " HAVING count(*) > 1")
     lost, unexpected = events.keys() - audited, audited - events.keys()
     return Check("audit", {"events published": len(events), "audited": len(audited), "lost": len(lost),
@@ -265,7 +265,7 @@ def resent_after_a_crash(arrivals: list[float], notify_kills: list[float]) -> bo
 
 
 async def notifications(system: RunningSystem, events: dict[uuid.UUID, str]) -> Check:
-    rows = await fetch(system, "notify", "SELECT id, event_id, recipient, state FROM notifications")
+    rows = await _fetch(system, "notify", "SELECT id, event_id, recipient, state FROM notifications")
     mails = mails_by_notification(system.mail_dir)
     ids = {str(row["id"]) for row in rows}
     noticed = {row["event_id"] for row in rows}
@@ -300,14 +300,14 @@ async def dead_letters(system: RunningSystem) -> Check:
 async def client_checks(system: RunningSystem, load: LoadResult, org_ids: list[str], canary_ids: set[str]) -> Check:
     """What the seed's clients were told agrees with what the services did."""
     orgs = [uuid.UUID(i) for i in org_ids]
-    transfers = await fetch(system, "transfers", "SELECT id, status FROM transfers WHERE from_org_id = ANY($1)", orgs)
+    transfers = await _fetch(system, "transfers", "SELECT id, status FROM transfers WHERE from_org_id = ANY($1)", orgs)
     # an activation the ledger made of a subscription licence was not asked for by a client
-    activations = await fetch(system, "entitlements", "SELECT id FROM activations WHERE org_id = ANY($1)"
-                               " AND id NOT IN (SELECT activation_id FROM reservations WHERE activation_id IS NOT NULL)",
-                               orgs)
-    licences = await fetch(system, "billing", "SELECT id FROM subscriptions WHERE seller_org_id = ANY($1)", orgs)
-    devices = await fetch(system, "devices", "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id"
-                                              " WHERE l.org_id = ANY($1)", orgs)
+    activations = await _fetch(system, "entitlements", "SELECT id FROM activations WHERE org_id = ANY($1)"
+                                " AND id NOT IN (SELECT activation_id FROM reservations WHERE activation_id IS NOT NULL)",
+                                orgs)
+    licences = await _fetch(system, "billing", "SELECT id FROM subscriptions WHERE seller_org_id = ANY($1)", orgs)
+    devices = await _fetch(system, "devices", "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id"
+                                               " WHERE l.org_id = ANY($1)", orgs)
     told = set(load.transfers) | canary_ids
     orphans = [str(r["id"]) for r in transfers if str(r["id"]) not in told]
     orphans += [str(r["id"]) for r in activations if str(r["id"]) not in load.activations]
