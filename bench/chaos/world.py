@@ -1,7 +1,8 @@
 """The seed's world, set up through the gateway as its users would (before any fault): the vendor
 creates a distributor, products and entitlements; the distributor creates integrators, each of
 which creates its end customers and a plan (its price list, for subscription licences); every
-org's first Admin accepts the invite and signs in. Plus a canary: an entitlement and an integrator of their own, used only to see that processing resumed."""
+org's first Admin accepts the invite and signs in. Plus a canary: an entitlement and an integrator
+of their own, used only to see that processing resumed."""
 
 import asyncio
 import uuid
