@@ -27,7 +27,7 @@ from shared.testing import LOCAL_AMQP, LOCAL_POSTGRES, TestInfrastructure, _drop
 from shared import testing
 
 ROOT = Path(__file__).resolve().parents[1]
-PROCESSES = ("gateway", "orgs", "identity", "entitlements", "transfers", "audit", "notify")
+PROCESSES = ("gateway", "orgs", "identity", "entitlements", "transfers", "audit", "notify", "devices", "billing")
 ADMIN_EMAIL, PASSWORD = "bench-admin@example.com", "bench password 123"
 
 

@@ -20,7 +20,8 @@ from shared.devtools import SERVICES_WITH_DATABASE
 
 # The events notify sends mail for, in a run without expiring entitlements.
 MAILED_EVENTS = ("identity.invite.created", "identity.invite.resent", "identity.member.created",
-                 "entitlements.transfer.completed", "entitlements.transfer.rejected")
+                 "entitlements.transfer.completed", "entitlements.transfer.rejected",
+                 "devices.license_user.assigned")
 OUTCOME_EVENTS = ("entitlements.transfer.completed", "entitlements.transfer.rejected")
 
 
@@ -54,8 +55,12 @@ async def conservation(system: RunningSystem) -> Check:
         await engine.dispose()
     (totals,) = await _fetch(system, "entitlements",
                              "SELECT (SELECT count(*) FROM entitlement_lines) AS lines,"
-                             " (SELECT count(*) FROM holdings WHERE available < 0) AS negative")
-    return Check("conservation", {"lines": totals["lines"], "lines not conserved": len(off),
+                             " (SELECT count(*) FROM holdings WHERE available < 0) AS negative,"
+                             " (SELECT coalesce(sum(quantity), 0) FROM reservations WHERE status = 'reserved') AS reserved")
+    # unconserved_lines: holdings + reserved (subscription licences not yet a customer's) + active
+    # activations == issued, on every line
+    return Check("conservation", {"lines": totals["lines"], "reserved": totals["reserved"],
+                                  "lines not conserved": len(off),
                                   "negative holdings": totals["negative"]},
                  ("lines not conserved", "negative holdings"), [str(row) for row in off[:3]])
 
@@ -96,6 +101,112 @@ async def transfers_and_ledger(system: RunningSystem) -> Check:
         ("left pending", "wrong ledger entries", "outcome events not exactly one",
          "ledger entries of unknown transfers"),
         (wrong_entries + wrong_outcome + unknown)[:3])
+
+
+async def device_limits(system: RunningSystem) -> Check:
+    """Read in the devices database: no license has more active devices than it allows, no license
+    user more than its cap, no license more users than it allows; and no activation on the way
+    (each announced how many devices its license had then) went past the license's limit."""
+    (row,) = await _fetch(system, "devices", """
+        WITH used AS (SELECT license_id, count(*) AS active FROM devices WHERE status = 'active' GROUP BY license_id),
+             per_user AS (SELECT license_user_id, count(*) AS active FROM devices
+                          WHERE status = 'active' AND license_user_id IS NOT NULL GROUP BY license_user_id),
+             users AS (SELECT license_id, count(*) AS users FROM license_users GROUP BY license_id)
+        SELECT (SELECT count(*) FROM licenses) AS licenses,
+               (SELECT count(*) FROM devices) AS devices,
+               (SELECT count(*) FROM devices WHERE status = 'active') AS active,
+               (SELECT count(*) FROM devices WHERE status = 'reset') AS reset,
+               (SELECT count(*) FROM license_users) AS users,
+               (SELECT count(*) FROM outbox WHERE routing_key = 'devices.device.activated'
+                AND (body->'payload'->>'active_devices')::int > (body->'payload'->>'max_devices')::int) AS past,
+               (SELECT count(*) FROM licenses l JOIN used ON used.license_id = l.id
+                WHERE used.active = l.max_devices) AS full,
+               (SELECT array_agg(l.id::text) FROM licenses l JOIN used ON used.license_id = l.id
+                WHERE used.active > l.max_devices) AS over_license,
+               (SELECT array_agg(u.id::text) FROM license_users u JOIN per_user p ON p.license_user_id = u.id
+                WHERE p.active > u.activation_cap) AS over_cap,
+               (SELECT array_agg(l.id::text) FROM licenses l JOIN users ON users.license_id = l.id
+                WHERE users.users > l.max_license_users) AS over_users""")
+    over_license, over_cap, over_users = (row[name] or [] for name in ("over_license", "over_cap", "over_users"))
+    return Check("device limits", {
+        "licenses": row["licenses"], "devices": row["devices"], "active": row["active"], "reset": row["reset"],
+        "licenses full": row["full"], "license users": row["users"],
+        "licenses over their device limit": len(over_license), "activations past the limit": row["past"],
+        "users over their cap": len(over_cap), "licenses over their user limit": len(over_users)},
+        ("licenses over their device limit", "activations past the limit", "users over their cap",
+         "licenses over their user limit"),
+        (over_license + over_cap + over_users)[:3])
+
+
+async def licenses_of_activations(system: RunningSystem) -> Check:
+    """Every activation became one license of its quantity, a deactivated one a revoked license,
+    and a license is paused exactly while its subscription licence is."""
+    activations = {row["id"]: row for row in await _fetch(
+        system, "entitlements", "SELECT id, quantity, status FROM activations")}
+    licenses = {row["activation_id"]: row for row in await _fetch(
+        system, "devices", "SELECT activation_id, max_devices, revoked_at IS NOT NULL AS revoked, paused FROM licenses")}
+    paused = {row["activation_id"]: row["paused"] for row in await _fetch(
+        system, "billing", "SELECT activation_id, paused FROM subscriptions WHERE activation_id IS NOT NULL")}
+    missing = [str(a) for a in activations.keys() - licenses.keys()]
+    strangers = [str(a) for a in licenses.keys() - activations.keys()]
+    wrong = [str(a) for a, row in activations.items() if a in licenses and (
+        licenses[a]["max_devices"] != row["quantity"] or licenses[a]["revoked"] != (row["status"] != "active"))]
+    unpaused = [str(a) for a, is_paused in paused.items() if a in licenses and licenses[a]["paused"] != is_paused]
+    return Check("licenses of activations", {
+        "activations": len(activations), "licenses": len(licenses), "of subscription licences": len(paused),
+        "paused": sum(paused.values()), "activations without license": len(missing),
+        "licenses of no activation": len(strangers), "wrong device limit or revocation": len(wrong),
+        "paused in billing, not in devices (or back)": len(unpaused)},
+        ("activations without license", "licenses of no activation", "wrong device limit or revocation",
+         "paused in billing, not in devices (or back)"),
+        (missing + strangers + wrong + unpaused)[:3])
+
+
+# Billing's view of a licence -> the ledger's reservation status it must have.
+_LEDGER_STATUS = {"rejected": None, "deleted": "released", "assigned": "converted", "unassigned": "reserved"}
+
+
+def _billing_state(row) -> str:
+    if row["reservation"] != "reserved":
+        return row["reservation"]  # pending, rejected
+    if row["deleted_at"] is not None:
+        return "deleted"
+    return "assigned" if row["customer_org_id"] is not None else "unassigned"
+
+
+async def reservations(system: RunningSystem) -> Check:
+    """Every subscription licence's reservation reached a final state (made, rejected, converted,
+    released), and billing and the ledger agree on it: the same quantity, the same customer and
+    activation."""
+    licences = await _fetch(system, "billing", "SELECT id, seller_org_id, quantity, reservation, customer_org_id,"
+                                                " activation_id, deleted_at FROM subscriptions")
+    ledger = {row["subscription_id"]: row for row in await _fetch(
+        system, "entitlements", "SELECT subscription_id, seller_org_id, quantity, status, customer_org_id,"
+                                " activation_id FROM reservations")}
+    states = Counter(_billing_state(row) for row in licences)
+    disagree = []
+    for row in licences:
+        state, booked = _billing_state(row), ledger.get(row["id"])
+        if state == "pending":
+            continue
+        expected = _LEDGER_STATUS[state]
+        if expected is None:
+            good = booked is None
+        else:
+            good = booked is not None and booked["status"] == expected and (
+                booked["seller_org_id"], booked["quantity"]) == (row["seller_org_id"], row["quantity"])
+            if good and expected == "converted":
+                good = (booked["customer_org_id"], booked["activation_id"]) == (
+                    row["customer_org_id"], row["activation_id"])
+        if not good:
+            disagree.append(f"{row['id']} ({state}; ledger {booked and booked['status']})")
+    unknown = [str(i) for i in ledger.keys() - {row["id"] for row in licences}]
+    return Check("reservations", {
+        "licences": len(licences), **{name: states[name] for name in ("unassigned", "assigned", "deleted", "rejected")},
+        "left pending": states["pending"], "billing and ledger disagree": len(disagree),
+        "reservations of unknown licences": len(unknown)},
+        ("left pending", "billing and ledger disagree", "reservations of unknown licences"),
+        (disagree + unknown)[:3])
 
 
 async def published_events(system: RunningSystem) -> dict[uuid.UUID, str]:
@@ -190,10 +301,18 @@ async def client_checks(system: RunningSystem, load: LoadResult, org_ids: list[s
     """What the seed's clients were told agrees with what the services did."""
     orgs = [uuid.UUID(i) for i in org_ids]
     transfers = await _fetch(system, "transfers", "SELECT id, status FROM transfers WHERE from_org_id = ANY($1)", orgs)
-    activations = await _fetch(system, "entitlements", "SELECT id FROM activations WHERE org_id = ANY($1)", orgs)
+    # an activation the ledger made of a subscription licence was not asked for by a client
+    activations = await _fetch(system, "entitlements", "SELECT id FROM activations WHERE org_id = ANY($1)"
+                                " AND id NOT IN (SELECT activation_id FROM reservations WHERE activation_id IS NOT NULL)",
+                                orgs)
+    licences = await _fetch(system, "billing", "SELECT id FROM subscriptions WHERE seller_org_id = ANY($1)", orgs)
+    devices = await _fetch(system, "devices", "SELECT d.id FROM devices d JOIN licenses l ON l.id = d.license_id"
+                                               " WHERE l.org_id = ANY($1)", orgs)
     told = set(load.transfers) | canary_ids
     orphans = [str(r["id"]) for r in transfers if str(r["id"]) not in told]
     orphans += [str(r["id"]) for r in activations if str(r["id"]) not in load.activations]
+    orphans += [str(r["id"]) for r in licences if str(r["id"]) not in load.subscriptions]
+    orphans += [str(r["id"]) for r in devices if str(r["id"]) not in load.devices]
     status = {str(r["id"]): r["status"] for r in transfers}
     overspent = [t for t, op in load.transfers.items()
                  if op.kind == "overspend_transfer" and status.get(t) == "completed"]
@@ -202,6 +321,7 @@ async def client_checks(system: RunningSystem, load: LoadResult, org_ids: list[s
     return Check("clients", {
         "transfers accepted": len(load.transfers), "completed": outcomes["completed"],
         "rejected": outcomes["rejected"], "activations": len(load.activations),
+        "licences": len(load.subscriptions), "devices": len(load.devices),
         "accepted but not recorded": outcomes["missing"], "unanswered requests": len(load.unanswered),
         "retries answered differently": len(load.diverging_retries),
         "created but never answered": len(orphans), "over-spends accepted": len(overspent)},
@@ -212,5 +332,6 @@ async def client_checks(system: RunningSystem, load: LoadResult, org_ids: list[s
 
 async def system_checks(system: RunningSystem) -> list[Check]:
     events = await published_events(system)
-    return [await conservation(system), await transfers_and_ledger(system), await audit(system, events),
+    return [await conservation(system), await transfers_and_ledger(system), await reservations(system),
+            await licenses_of_activations(system), await device_limits(system), await audit(system, events),
             await notifications(system, events), await dead_letters(system)]

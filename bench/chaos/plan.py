@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from itertools import count, islice
 
 # Every service process supervisord runs; any of them may be killed.
-KILLABLE = ("gateway", "orgs", "identity", "entitlements", "transfers", "audit", "notify")
+KILLABLE = ("gateway", "orgs", "identity", "entitlements", "transfers", "audit", "notify", "devices", "billing")
 FAULT_KINDS = ("kill", "broker", "postgres")
 
 
@@ -42,13 +42,20 @@ class World:
 @dataclass(frozen=True)
 class Operation:
     index: int
-    kind: str  # split, transfer_all, activate, overspend_transfer, overspend_activate, burst, retry
+    # transfers and activations: split, transfer_all, activate, overspend_transfer, overspend_activate,
+    # burst, retry; subscription licences (billing): subscribe, redeem, pause, resume, delete; the
+    # licensed software and its owner (devices): license_user, device_activate, device_validate,
+    # device_reset, device_deactivate (see load.py)
+    kind: str
     actor: str  # "distributor", "integrator:<i>", "customer:<i>:<j>"
     line: tuple[int, int]  # (entitlement index, line index)
     quantity: int | None = None
     to: str | None = None
     copies: int = 1  # burst: concurrent requests for the same holding; retry: sends of the same key
     key: str = ""  # the Idempotency-Key (every POST has one, reused on every retry)
+    # subscriptions, devices: which of the things there are when it runs (licences, licenses,
+    # devices) it takes, modulo their number; device_activate: `copies` devices at once
+    pick: int = 0
 
 
 @dataclass(frozen=True)
@@ -68,18 +75,24 @@ class Plan:
 
     def operations(self) -> Iterator[Operation]:
         """The load's operations, always the same for the seed: first each holding is stocked
-        down the tiers, then a random mix, without end."""
+        down the tiers, then each integrator sells two subscription licences (one for a customer,
+        one with a claim code) and each customer activates a few licenses and devices, so the
+        licence and device operations have something to act on early; then a random mix, without
+        end."""
         rng = random.Random(f"{self.seed}:operations")
         index = count()
         upstream, downstream = _primes(self.world)
         # a few random operations between the tiers' stocking: the first transfers complete meanwhile
-        for stock in (upstream, [None] * 12, downstream):
+        for stock in (upstream, [None] * 12, downstream, [None] * 8):
             for prime in stock:
                 if prime is None:
                     yield _operation(rng, self.seed, self.world, next(index))
                 else:
                     actor, to, line, quantity = prime
                     yield Operation(next(index), "split", actor, line, quantity, to, key=_key(rng, self.seed))
+        for kind, actor, to in _licence_primes(self.world):
+            yield Operation(next(index), kind, actor, rng.choice(_lines(self.world)), 3, to, key=_key(rng, self.seed),
+                            pick=rng.getrandbits(16), copies=5 if kind == "device_activate" else 1)
         for i in index:
             yield _operation(rng, self.seed, self.world, i)
 
@@ -126,8 +139,25 @@ def _primes(world: World) -> tuple[list, list]:
     return upstream, downstream
 
 
+def _licence_primes(world: World) -> list[tuple[str, str, str | None]]:
+    """(kind, actor, to): each integrator's two licences; each customer's activation of 3, then
+    5 devices at once on one of its licenses (more than a license of 3 lets in)."""
+    primes = []
+    for i, (_, customers) in enumerate(world.integrators):
+        primes += [("subscribe", f"integrator:{i}", f"customer:{i}:0"), ("subscribe", f"integrator:{i}", None)]
+        primes += [("activate", f"customer:{i}:{j}", None) for j in range(customers)]
+    for i, (_, customers) in enumerate(world.integrators):
+        primes += [("device_activate", f"customer:{i}:{j}", None) for j in range(customers)]
+    return primes
+
+
 KINDS = ["split"] * 40 + ["activate"] * 25 + ["overspend_transfer"] * 6 + ["overspend_activate"] * 4 + \
-        ["burst"] * 10 + ["retry"] * 12 + ["transfer_all"] * 3
+        ["burst"] * 10 + ["retry"] * 12 + ["transfer_all"] * 3 + \
+        ["subscribe"] * 8 + ["redeem"] * 4 + ["pause"] * 3 + ["resume"] * 2 + ["delete"] * 2 + \
+        ["license_user"] * 3 + ["device_activate"] * 10 + ["device_validate"] * 8 + ["device_reset"] * 3 + \
+        ["device_deactivate"] * 2
+SUBSCRIPTION_KINDS = ("subscribe", "redeem", "pause", "resume", "delete")
+DEVICE_KINDS = ("license_user", "device_activate", "device_validate", "device_reset", "device_deactivate")
 
 
 def _operation(rng: random.Random, seed: int, world: World, index: int) -> Operation:
@@ -137,6 +167,15 @@ def _operation(rng: random.Random, seed: int, world: World, index: int) -> Opera
     integrator = rng.randrange(len(world.integrators))
     customer = rng.randrange(world.integrators[integrator][1])
     common = dict(index=index, line=line, key=_key(rng, seed))
+    if kind in SUBSCRIPTION_KINDS:
+        # an integrator's licence of its holding: for one of its customers, or with a claim code
+        # (None) that the customer redeems later
+        to = f"customer:{integrator}:{customer}" if kind == "redeem" or rng.random() < 0.5 else None
+        return Operation(kind=kind, actor=f"integrator:{integrator}", to=to, quantity=rng.randint(1, 4),
+                         pick=rng.getrandbits(16), **common)
+    if kind in DEVICE_KINDS:
+        return Operation(kind=kind, actor=f"customer:{integrator}:{customer}", copies=rng.randint(1, 4),
+                         quantity=rng.randint(1, 2), pick=rng.getrandbits(16), **common)
     if kind in ("activate", "overspend_activate"):
         quantity = rng.randint(1, 3) if kind == "activate" else issued + rng.randint(1, 50)
         return Operation(kind=kind, actor=f"customer:{integrator}:{customer}", quantity=quantity, **common)

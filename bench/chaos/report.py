@@ -19,9 +19,12 @@ def seed_report(report: SeedReport) -> str:
         f"seed {report.seed}  (plan {report.fingerprint})  {_verdict(report)}",
         f"  load: {load.operations} operations, {load.requests} requests in {load.seconds:.1f} s, "
         f"{load.faulted_attempts} attempts met a fault and were retried; accepted: {len(load.transfers)} transfers, "
-        f"{len(load.activations)} activations; refused answers: {refused}",
-        "  faults:",
+        f"{len(load.activations)} activations, {len(load.subscriptions)} subscription licences, "
+        f"{len(load.devices)} devices; refused answers: {refused}",
     ]
+    if load.outcomes:
+        lines.append("  licences and devices: " + ", ".join(f"{what} {n}" for what, n in sorted(load.outcomes.items())))
+    lines.append("  faults:")
     for outcome in report.faults:
         recovery = "NOT recovered" if outcome.recovery is None else f"recovered in {outcome.recovery:.1f} s"
         late = " (over the limit)" if outcome.recovery is not None and report.too_slow(outcome) else ""
@@ -39,13 +42,14 @@ def seed_report(report: SeedReport) -> str:
 
 
 def summary(reports: list[SeedReport]) -> str:
-    lines = ["", f"{'seed':>6}  {'plan':<12}  {'ops':>5}  {'transfers':>9}  {'activations':>11}  {'faults':>6}  "
-                 f"{'worst recovery':>14}  result"]
+    lines = ["", f"{'seed':>6}  {'plan':<12}  {'ops':>5}  {'transfers':>9}  {'activations':>11}  {'licences':>8}  "
+                 f"{'devices':>7}  {'faults':>6}  {'worst recovery':>14}  result"]
     for r in reports:
         recoveries = [f.recovery for f in r.faults]
         worst = "none" if None in recoveries else f"{max(recoveries, default=0):.1f} s"
         lines.append(f"{r.seed:>6}  {r.fingerprint:<12}  {r.load.operations:>5}  {len(r.load.transfers):>9}  "
-                     f"{len(r.load.activations):>11}  {len(r.faults):>6}  {worst:>14}  "
+                     f"{len(r.load.activations):>11}  {len(r.load.subscriptions):>8}  {len(r.load.devices):>7}  "
+                     f"{len(r.faults):>6}  {worst:>14}  "
                      f"{_verdict(r)}")
     passed = sum(r.ok for r in reports)
     lines.append(f"{passed} of {len(reports)} seeds passed")

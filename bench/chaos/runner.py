@@ -12,7 +12,8 @@ import aiohttp
 import asyncpg
 
 from bench.chaos.checks import (
-    MAILED_EVENTS, Check, client_checks, published_events, system_checks, unpublished_count,
+    MAILED_EVENTS, Check, client_checks, licenses_of_activations, published_events, reservations, system_checks,
+    unpublished_count,
 )
 from bench.chaos.faults import Faults
 from bench.chaos.load import Load, LoadResult, post
@@ -27,7 +28,11 @@ DRAIN_TIMEOUT = 120.0
 # (10 each) would take most of them, and reconnect all at once after a fault.
 # The local sink answers at once: a short SMTP timeout keeps notify's lease on a mail short (after
 # a crash mid-send, the mail waits for the lease to end).
-SYSTEM_SETTINGS = {"DB_POOL_SIZE": "5", "SMTP_TIMEOUT": "5"}
+# A few users and one address drive the whole load: the device API's limits per key and address,
+# and the claim code throttles, would be what the run measures.
+SYSTEM_SETTINGS = {"DB_POOL_SIZE": "5", "SMTP_TIMEOUT": "5", "DEVICE_RATE_PER_KEY": "0",
+                   "DEVICE_RATE_PER_ADDRESS": "0", "CLAIM_ATTEMPTS_PER_ORG": "100000",
+                   "CLAIM_ATTEMPTS_PER_ADDRESS": "100000", "CLAIM_ATTEMPTS_TOTAL": "100000"}
 
 
 @dataclass
@@ -135,9 +140,17 @@ async def apply_schedule(system: RunningSystem, cast: Cast, seed: int, faults: l
     return outcomes
 
 
+async def _licences_in_flight(system: RunningSystem) -> int:
+    """Subscription licences the ledger has not settled (reserved or refused, converted once a
+    customer's, released once deleted), activations the devices service has not made a license of
+    (or revoked), pauses it has not applied: what their checks would call wrong, until they pass."""
+    checks = [await reservations(system), await licenses_of_activations(system)]
+    return sum(check.numbers[name] for check in checks for name in check.must_be_zero)
+
+
 async def _in_flight(system: RunningSystem) -> int:
     """Work not done yet: pending transfers, unpublished events, events audit or notify has not
-    handled, mail not sent."""
+    handled, mail not sent, subscription licences and licenses not settled."""
     events = await published_events(system)
     mailed = [e for e, key in events.items() if key in MAILED_EVENTS]
     return (
@@ -148,6 +161,7 @@ async def _in_flight(system: RunningSystem) -> int:
         + len(mailed) - await _value(system, "notify", "SELECT count(DISTINCT event_id) FROM notifications"
                                                        " WHERE event_id = ANY($1)", mailed)
         + await _value(system, "notify", "SELECT count(*) FROM notifications WHERE state = 'queued'")
+        + await _licences_in_flight(system)
     )
 
 

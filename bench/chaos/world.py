@@ -1,7 +1,8 @@
 """The seed's world, set up through the gateway as its users would (before any fault): the vendor
 creates a distributor, products and entitlements; the distributor creates integrators, each of
-which creates its end customers; every org's first Admin accepts the invite and signs in. Plus a
-canary: an entitlement and an integrator of their own, used only to see that processing resumed."""
+which creates its end customers and a plan (its price list, for subscription licences); every
+org's first Admin accepts the invite and signs in. Plus a canary: an entitlement and an integrator
+of their own, used only to see that processing resumed."""
 
 import asyncio
 import uuid
@@ -34,6 +35,7 @@ class Cast:
     clients: dict[str, Api]
     lines: dict[tuple[int, int], Line]
     canary: Line
+    plans: dict[str, str]  # integrator actor -> the id of its plan
 
     def org_ids(self) -> list[str]:
         return [org.id for org in self.orgs.values()]
@@ -89,14 +91,17 @@ async def set_up(session, system: RunningSystem, seed: int, world: World) -> Cas
     async def integrator_with_customers(i: int, representatives: int, customers: int) -> None:
         await partner("distributor", "/api/v1/integrators", f"integrator:{i}", representatives)
         clients[f"integrator:{i}"] = await accept_invite(session, base, infra, orgs[f"integrator:{i}"].admin_email)
+        plans[f"integrator:{i}"] = (await _created(clients[f"integrator:{i}"], "/api/v1/plans", {
+            "name": f"Chaos monthly {run}", "interval": "monthly", "unit_price": "12.50", "currency": "EUR"}))["id"]
         for j in range(customers):
             await partner(f"integrator:{i}", "/api/v1/customers", f"customer:{i}:{j}", 1)
             clients[f"customer:{i}:{j}"] = await accept_invite(
                 session, base, infra, orgs[f"customer:{i}:{j}"].admin_email)
 
+    plans: dict[str, str] = {}
     await asyncio.gather(*(integrator_with_customers(i, *shape) for i, shape in enumerate(world.integrators)))
     await partner("distributor", "/api/v1/integrators", "canary", 1)
-    cast = Cast(orgs, clients, lines, canary)
+    cast = Cast(orgs, clients, lines, canary, plans)
     await _known_everywhere(system, cast)
     return cast
 
@@ -109,7 +114,7 @@ async def _known_everywhere(system: RunningSystem, cast: Cast) -> None:
     admins = [org.admin_email for actor, org in cast.orgs.items() if actor != "canary"]
 
     async def everywhere_known() -> bool:
-        for service in ("entitlements", "transfers", "notify"):
+        for service in ("entitlements", "transfers", "notify", "billing", "devices"):
             conn = await connect(pg(system.infra, service))
             try:
                 known = await conn.fetchval("SELECT count(*) FROM org_directory WHERE id = ANY($1)", ids)

@@ -1,7 +1,12 @@
 """Two short seeded chaos runs (bench/chaos; `make chaos` runs longer ones): the whole system as
-`make run` starts it, under a mixed load through the gateway, while a service is SIGKILLed, the
-broker goes away and comes back, and every PostgreSQL connection is terminated. Afterwards no
-license is created or lost, every transfer has its outcome and ledger entries, every event is
+`make run` starts it, under a mixed load through the gateway (transfers, activations, subscription
+licences created, redeemed, paused, resumed and deleted, devices activated, validated, reset and
+deactivated), while a service is SIGKILLed, the broker goes away and comes back, and every
+PostgreSQL connection is terminated. Afterwards no license is created or lost (holdings + reserved
++ activations == issued), every transfer has its outcome and ledger entries, every subscription
+licence's reservation is settled with billing and the ledger agreeing, every activation is a
+license, no license has more active devices than it allows nor a license user more than its cap,
+every event is
 audited once, every mail is at the sink once (a mail notify was killed in the middle of sending,
 after the server's 250, may come twice: SMTP is at-least-once there; the report counts them), and
 processing resumed after each fault by itself.

@@ -452,11 +452,19 @@ async def reservation_rejected(uow: UnitOfWork, envelope: Envelope) -> None:
 async def reservation_converted(uow: UnitOfWork, envelope: Envelope) -> None:
     """Now the customer's activation: it may come before `made` (no order across events)."""
     event = envelope.payload_as(ReservationConverted)
-    await uow.session.execute(
+    row = (await uow.session.execute(
         sa.update(subscriptions)
         .where(subscriptions.c.id == event.subscription_id, subscriptions.c.seller_org_id == event.seller_org_id)
         .values(reservation="reserved", activation_id=event.activation_id, customer_org_id=event.customer_org_id,
-                activated_at=envelope.occurred_at))
+                activated_at=envelope.occurred_at)
+        .returning(subscriptions))).mappings().one_or_none()
+    if row is not None and row["paused"]:
+        # Paused before its activation was known here: the pause said no activation then, so the
+        # devices of the license made from it learn of it now.
+        uow.record(SubscriptionPaused(
+            subscription_id=row["id"], seller_org_id=row["seller_org_id"], customer_org_id=row["customer_org_id"],
+            activation_id=row["activation_id"], resume_on=row["resume_on"],
+        ), visible_to=_parties(row))
 
 
 async def _reservation_settled(uow: UnitOfWork, subscription_id: uuid.UUID, seller_org_id: uuid.UUID,

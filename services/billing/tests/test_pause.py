@@ -45,6 +45,26 @@ async def test_pause_tells_the_devices_and_resume_restores(console):
     assert pause_event["activation_id"] == resume_event["activation_id"] == str(activation_id)
 
 
+async def test_a_pause_before_the_activation_is_known_reaches_the_devices_once_it_is(console):
+    """Paused at once, before the ledger's conversion reached billing: its first pause names no
+    activation (the devices cannot act on it), so the conversion tells them again, with it."""
+    licence = await console.licence(await console.holding(5), 5, plan=await console.plan("10.00"),
+                                    customer_org_id=str(console.orgs.customer))
+    paused = await console.billing.post(f"/api/v1/subscriptions/{licence['id']}/pause", headers=console.integrator,
+                                        json={})
+    assert paused.status_code == 200, paused.text
+
+    async def told_with_the_activation():
+        events = await _events(console, "billing.subscription.paused", licence["id"])
+        return [e for e in events if e["activation_id"]]
+
+    (event,) = await eventually(told_with_the_activation)
+    async with console.entitlements_app.state.engine.connect() as conn:
+        activation_id = await conn.scalar(sa.text("SELECT activation_id FROM reservations WHERE subscription_id = :id"),
+                                          {"id": licence["id"]})
+    assert event["activation_id"] == str(activation_id)
+
+
 async def test_paused_days_are_excluded_from_what_the_period_bills(console):
     licence = await _assigned(console)
     start = today() - timedelta(days=10)
