@@ -29,6 +29,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from shared.tracing import sql_traced, tracer
 
 _DRIVER_DIALECT = asyncpg_dialect()
+# What the driver raises for a failed statement: the server's errors, the client's (an operation
+# cut off by a terminated connection leaves the protocol in a state it refuses to go on from), and
+# the socket's.
+_DRIVER_ERRORS = (asyncpg.PostgresError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
 
 
 class DriverStatement:
@@ -77,7 +81,7 @@ class DriverConnection:
         try:
             async with self._driver.transaction():
                 yield
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:  # BEGIN, COMMIT or ROLLBACK's
+        except _DRIVER_ERRORS as error:  # BEGIN, COMMIT or ROLLBACK's
             raise await self._translated(error, "COMMIT", ()) from error
 
     async def fetch(self, statement: DriverStatement, params: Mapping[str, Any]) -> list[DriverRow]:
@@ -97,11 +101,12 @@ class DriverConnection:
     async def _translating(self, method, statement: DriverStatement, arguments: tuple[Any, ...]):
         try:
             return await method(statement.sql, *arguments)
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError) as error:
+        except _DRIVER_ERRORS as error:
             raise await self._translated(error, statement.sql, arguments) from error
 
     async def _translated(self, error: Exception, sql: str, arguments: tuple[Any, ...]) -> sa.exc.DBAPIError:
-        lost = self._driver.is_closed() or isinstance(error, OSError | asyncpg.PostgresConnectionError)
+        lost = self._driver.is_closed() or isinstance(
+            error, OSError | asyncpg.PostgresConnectionError | asyncpg.InternalClientError)
         if lost:
             await self._connection.invalidate()  # closed, and replaced by the pool
         return _sqlalchemy_error(error, lost)(sql, arguments, error, connection_invalidated=lost)
@@ -109,7 +114,7 @@ class DriverConnection:
 
 def _sqlalchemy_error(error: Exception, lost: bool) -> type[sa.exc.DBAPIError]:
     """The exception SQLAlchemy raises for the same failure in a session, by SQLSTATE class."""
-    if lost or isinstance(error, OSError | asyncpg.InterfaceError):
+    if lost or isinstance(error, OSError | asyncpg.InterfaceError | asyncpg.InternalClientError):
         return sa.exc.OperationalError
     if isinstance(error, asyncpg.IntegrityConstraintViolationError):
         return sa.exc.IntegrityError
