@@ -21,6 +21,7 @@ router = portal_router()
 # What an address needs before the API is asked (it checks the same and more): one @, a dot after it.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_CC_EMAILS = 10
+MAX_NOTE_LENGTH = 2000
 
 
 class TransferForm(BaseModel):
@@ -34,6 +35,7 @@ class TransferForm(BaseModel):
     representative_id: str = ""
     notify: str = ""
     cc_emails: str = ""
+    note: str = ""
     idempotency_key: str = ""
 
 
@@ -74,7 +76,8 @@ async def transfer(portal: PortalDep, form: FilledIn) -> Response:
             "quantity": int(form.quantity) if form.split and form.quantity.strip().isdigit() else None,
             "notify_representative": bool(form.notify), "representative_id": form.representative_id or None,
             # Declined notification: nobody is mailed, not the CCs either.
-            "cc_emails": _emails(form.cc_emails) if form.notify else []}
+            "cc_emails": _emails(form.cc_emails) if form.notify else [],
+            "note": form.note.strip() or None}
     headers = {"Idempotency-Key": form.idempotency_key} if form.idempotency_key else None
     answer = await portal.api.post("/api/v1/transfers", json=body, headers=headers)
     if answer.status_code != 202:
@@ -145,6 +148,8 @@ def _invalid(values: dict, line: dict | None, destination_noun: str) -> FormErro
             errors.fields["cc_emails"] = f"Not an email address: {', '.join(not_addresses)}."
         elif len(emails) > MAX_CC_EMAILS:
             errors.fields["cc_emails"] = f"At most {MAX_CC_EMAILS} CC addresses."
+    if len(values["note"]) > MAX_NOTE_LENGTH:
+        errors.fields["note"] = f"At most {MAX_NOTE_LENGTH} characters."
     if errors.fields and not errors.form:
         errors.form = "Some fields need correcting: see the messages below them."
     return errors
