@@ -10,8 +10,6 @@ from shared.org_directory import create_org_directory_tables
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
