@@ -7,8 +7,9 @@ import re
 import uuid
 
 import pytest
+from playwright.async_api import expect
 
-from tests.portal.signed_in import post_form, sign_in
+from tests.portal.signed_in import open_signed_in, post_form, sign_in
 from tests.portal.test_first_pages import dialog_form
 
 pytestmark = [pytest.mark.system, pytest.mark.timeout(180)]
@@ -46,3 +47,22 @@ async def test_the_destination_search_finds_each_integrator_page_by_page(platfor
     form = dialog_form(distributor, chosen, to_q=token)
     confirmation = await post_form(portal, "/transfers/review", form, htmx=True)
     assert re.search(rf"<dt>Transfer to</dt><dd>{re.escape(names[0])}</dd>", confirmation.text), confirmation.text
+
+
+async def test_typing_in_the_dialogs_search_narrows_the_destination_list(platform, distributor, new_page):
+    token = uuid.uuid4().hex[:8]
+    for name in (f"Beacon {token} North", f"Beacon {token} South"):
+        answer = await distributor.admin.post("/api/v1/integrators", json={
+            "name": name, "country": "NO", "representatives": [{"email": f"rep-{token}@example.com"}]})
+        assert answer.status_code == 201, answer.text
+    page = await new_page()
+    await open_signed_in(page, distributor.admin_email, "/licenses")
+    await page.get_by_role("button", name=distributor.product_name).click()
+    await page.locator("#panel").get_by_role("button", name="Transfer").click()
+    dialog = page.locator("#modal")
+
+    await dialog.get_by_label("Search integrators").fill(f"{token} south")
+    integrator = dialog.get_by_label("Integrator", exact=True)
+    await expect(integrator.locator("option")).to_have_text(["Choose an integrator…", f"Beacon {token} South (NO)"])
+    await integrator.select_option(label=f"Beacon {token} South (NO)")
+    await expect(dialog.get_by_test_id("destinations-count")).to_contain_text("1 integrator match")
