@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, JSONB, UUID
 
 from shared.db import add_messaging_tables
+from shared.org_directory import add_org_directory_tables
 
 metadata = sa.MetaData()
 
@@ -71,5 +72,8 @@ audit_members = sa.Table(
         "audit_members_email_trgm", "email", postgresql_using="gin", postgresql_ops={"email": "gin_trgm_ops"}
     ),
 )
+
+# The orgs' names, from orgs' events, so a transfer's record names both sides (audit.handlers).
+org_directory, org_directory_representatives = add_org_directory_tables(metadata)
 
 outbox, inbox = add_messaging_tables(metadata)

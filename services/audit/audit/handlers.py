@@ -1,11 +1,13 @@
 """Audit reacts to every event: it stores each one once, with who did it and who may see it,
 links it into the hash chain of every org that sees it, and remembers members' emails."""
 
+import uuid
+
 from sqlalchemy.dialects.postgresql import insert
 
 from audit.chains import append_to_chains
 from audit.db import audit_events, audit_members
-from audit.domain.records import describe
+from audit.domain.records import describe, org_ids_named
 from audit.domain.subjects import stored_payload, subject_ids
 from shared.auth.member_tokens import MEMBER_TOKEN_HANDLERS
 from shared.bulk_insert import insert_rows
@@ -13,12 +15,15 @@ from shared.bus.consumer import BatchHandler
 from shared.db import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.identity import MemberCreated, MemberRemoved
-
+from shared.org_directory import ORG_DIRECTORY_HANDLERS, find_orgs
 
 
 async def record_events(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     """One insert for the whole batch: the audit log sees every event, so it must keep up."""
-    rows = [_row(envelope) for envelope in envelopes]
+    # The orgs a transfer names, by name: the directory is fed by orgs' events, which come long before.
+    ids = {uuid.UUID(org_id) for envelope in envelopes for org_id in org_ids_named(envelope.payload)}
+    org_names = {str(org_id): org.name for org_id, org in (await find_orgs(uow, ids)).items()}
+    rows = [_row(envelope, org_names) for envelope in envelopes]
     written = await insert_rows(uow, audit_events, rows, on_conflict="ON CONFLICT (event_id) DO NOTHING",
                                 returning=["event_id"])
     stored = {row.event_id for row in written}
@@ -38,8 +43,8 @@ async def remember_members(uow: UnitOfWork, envelopes: list[Envelope]) -> None:
     )
 
 
-def _row(envelope: Envelope) -> dict:
-    record = describe(envelope.type, envelope.payload)
+def _row(envelope: Envelope, org_names: dict[str, str]) -> dict:
+    record = describe(envelope.type, envelope.payload, org_names)
     actor = [envelope.actor_org_id] if envelope.actor_org_id else []
     payload = stored_payload(envelope.type, envelope.payload)
     return {
@@ -61,6 +66,7 @@ def _row(envelope: Envelope) -> dict:
 
 EVENT_HANDLERS = {
     **MEMBER_TOKEN_HANDLERS,
+    **ORG_DIRECTORY_HANDLERS,
     "#": BatchHandler(record_events),
     MemberCreated.routing_key: BatchHandler(remember_members),
     MemberRemoved.routing_key: BatchHandler(remember_members),

@@ -9,6 +9,7 @@ import pytest
 from audit.main import create_app
 from audit.settings import AuditSettings
 from shared.events.envelope import Envelope
+from shared.events.entitlements import TransferCompleted
 from shared.events.orgs import OrganizationCreated
 from shared.settings import development_bus_password, with_credentials
 from shared.testing import eventually
@@ -54,6 +55,25 @@ async def test_pages_follow_each_other_newest_first_without_overlap(audit_api, p
         if cursor is None:
             break
     assert [item["event_id"] for item in seen] == [str(e.event_id) for e in reversed(published)]
+
+
+async def test_a_transfers_record_names_the_org_on_the_other_side_for_both_sides(audit_api, publish, signed_in):
+    distributor, integrator = uuid.uuid4(), uuid.uuid4()
+    for org_id, name, tier in ((distributor, "Nordic Distribution", "distributor"), (integrator, "Contoso AV", "integrator")):
+        event = OrganizationCreated(org_id=org_id, name=name, tier=tier)
+        await publish(event.routing_key, event.model_dump(mode="json"), org=org_id)
+    transfer = TransferCompleted(transfer_id=uuid.uuid4(), from_org_id=distributor, to_org_id=integrator,
+                                 entitlement_id="ENT-2026-000001", product_id=uuid.uuid4(), product_name="Engine",
+                                 quantity=50, action="split")
+    await publish(transfer.routing_key, transfer.model_dump(mode="json"), org=distributor, also_visible_to=(integrator,))
+
+    async def transfer_message(org):
+        response = await audit_api.get("/api/v1/audit-events", params={"type": "Transfers"}, headers=signed_in(org))
+        return [item["message"] for item in response.json()["items"] if "transferred" in item["message"]]
+
+    for org in (distributor, integrator):
+        assert await eventually(lambda org=org: transfer_message(org)) == [
+            "50 x Engine of entitlement ENT-2026-000001 transferred from Nordic Distribution to Contoso AV (split)"]
 
 
 async def test_a_viewer_may_not_read_the_audit_log(audit_api, signed_in):

@@ -113,3 +113,17 @@ def test_a_device_activation_reads_as_a_sentence_with_its_usage():
     event = devices.DeviceActivated(device_id=uuid.uuid4(), license_id=uuid.uuid4(), org_id=ORG, name="Ward PC",
                                     active_devices=3, max_devices=10)
     assert read(event) == AuditRecord("Devices", "Device Ward PC activated (3 of 10 in use)")
+
+
+def test_a_completed_or_rejected_transfer_names_both_orgs_when_their_names_are_known():
+    sender, receiver = uuid.uuid4(), uuid.uuid4()
+    payload = {"from_org_id": str(sender), "to_org_id": str(receiver), "entitlement_id": "ENT-1",
+               "product_name": "Engine", "quantity": 50, "action": "split", "reason": "Not enough licenses"}
+    names = {str(sender): "Nordic Distribution", str(receiver): "Contoso AV"}
+    assert describe("entitlements.transfer.completed", payload, names).message == (
+        "50 x Engine of entitlement ENT-1 transferred from Nordic Distribution to Contoso AV (split)")
+    assert describe("entitlements.transfer.rejected", payload, names).message == (
+        "Transfer from entitlement ENT-1 of Nordic Distribution to Contoso AV rejected: Not enough licenses")
+    # Orgs the audit has not heard of: the sentence without names, not a placeholder.
+    assert describe("entitlements.transfer.completed", payload).message == (
+        "50 x Engine of entitlement ENT-1 transferred (split)")

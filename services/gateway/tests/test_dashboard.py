@@ -12,7 +12,9 @@ def test_each_tier_and_role_asks_only_for_what_it_may_see():
     assert names(Tier.DISTRIBUTOR, Role.ADMIN) == ["licenses", "integrators", "members", "transactions", "audit"]
     assert names(Tier.INTEGRATOR, Role.ADMIN) == ["licenses", "customers", "members", "transactions", "audit"]
     assert names(Tier.CUSTOMER, Role.ADMIN) == ["licenses", "members", "activations", "audit"]
-    assert names(Tier.CUSTOMER, Role.VIEWER) == ["licenses", "activations"]  # no members, no audit for Viewers
+    # Document 2: the customer's Viewer sees the recent audits, not the members.
+    assert names(Tier.CUSTOMER, Role.VIEWER) == ["licenses", "activations", "audit"]
+    assert names(Tier.DISTRIBUTOR, Role.VIEWER) == ["licenses", "integrators", "transactions"]
 
 
 def test_an_end_customer_sees_received_activated_and_unactivated():

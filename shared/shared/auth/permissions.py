@@ -125,6 +125,15 @@ PERMISSIONS: dict[Action, tuple[frozenset[Tier], frozenset[Role]]] = {
 }
 
 
+# Roles one tier adds to an action's roles above: the end customer's Viewer reads its audit log
+# (document 2 shows every customer member the recent audits; document 1 keeps a distributor's
+# Viewer out of it).
+TIER_GRANTS: dict[tuple[Action, Tier], frozenset[Role]] = {
+    (Action.VIEW_AUDIT, Tier.CUSTOMER): frozenset({Role.VIEWER}),
+}
+
+
 def is_allowed(tier: Tier, role: Role, action: Action) -> bool:
     tiers, roles = PERMISSIONS[action]
-    return tier in tiers and role in roles and role in ROLES_BY_TIER[tier]
+    granted = role in roles or role in TIER_GRANTS.get((action, tier), frozenset())
+    return tier in tiers and granted and role in ROLES_BY_TIER[tier]

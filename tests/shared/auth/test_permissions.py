@@ -39,3 +39,9 @@ def test_end_customers_have_only_admin_and_viewer_roles():
 def test_only_end_customers_activate_and_only_the_vendor_issues():
     assert {t for t in Tier if is_allowed(t, Role.ADMIN, Action.ACTIVATE_LICENSES)} == {Tier.CUSTOMER}
     assert {t for t in Tier if is_allowed(t, Role.ADMIN, Action.ISSUE_ENTITLEMENTS)} == {Tier.VENDOR}
+
+
+def test_the_end_customers_viewer_reads_the_audit_log_but_does_not_export_it():
+    assert is_allowed(Tier.CUSTOMER, Role.VIEWER, Action.VIEW_AUDIT)
+    assert not is_allowed(Tier.CUSTOMER, Role.VIEWER, Action.EXPORT_AUDIT)
+    assert not is_allowed(Tier.INTEGRATOR, Role.VIEWER, Action.VIEW_AUDIT)

@@ -1,6 +1,7 @@
 """How an event reads in the audit log: its category and a sentence a person understands."""
 
 import string
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # aggregate (second word of the routing key) -> the audit log's "type" column
@@ -62,16 +63,27 @@ MESSAGES: dict[str, str | tuple[str, ...]] = {
         "{email} is now the default representative of {org_name}",
         "{email} is now the default representative",
     ),
-    # entitlements.* and transfers.* (ids of orgs are not names: the payloads carry no org names)
+    # entitlements.* and transfers.*: the payloads carry org ids, not names; audit adds the names
+    # it knows (from_org_name, to_org_name, see `describe`), so both sides read the other's name.
     "entitlements.product.created": "Product {name} ({license_type}) created",
     "entitlements.entitlement.issued": "Entitlement {entitlement_id} issued (sales order {sales_order})",
     "entitlements.entitlement.expiring_soon": "Entitlement {entitlement_id} expires in {days_left} days, on {expiration_date}",
     "entitlements.entitlement.expired": "Entitlement {entitlement_id} expired on {expiration_date}",
-    "entitlements.transfer.completed": "{quantity} x {product_name} of entitlement {entitlement_id} transferred ({action})",
-    "entitlements.transfer.rejected": "Transfer from entitlement {entitlement_id} rejected: {reason}",
+    "entitlements.transfer.completed": (
+        "{quantity} x {product_name} of entitlement {entitlement_id} transferred from {from_org_name}"
+        " to {to_org_name} ({action})",
+        "{quantity} x {product_name} of entitlement {entitlement_id} transferred ({action})",
+    ),
+    "entitlements.transfer.rejected": (
+        "Transfer from entitlement {entitlement_id} of {from_org_name} to {to_org_name} rejected: {reason}",
+        "Transfer from entitlement {entitlement_id} rejected: {reason}",
+    ),
     "entitlements.activation.created": "{quantity} x {product_name} activated for project {project_name}",
     "entitlements.activation.deactivated": "{quantity} x {product_name} of project {project_name} deactivated, back to available",
-    "transfers.transfer.requested": "Transfer from entitlement {entitlement_id} requested",
+    "transfers.transfer.requested": (
+        "Transfer from entitlement {entitlement_id} to {to_org_name} requested",
+        "Transfer from entitlement {entitlement_id} requested",
+    ),
     # devices.*
     "devices.license.created": "License of {max_devices} devices of {product_name} for project {project_name} created"
                                " (key ending {key_hint})",
@@ -129,7 +141,18 @@ def _template(choice: str | tuple[str, ...], fields: dict) -> str:
     return alternatives[0]  # the best one, with what is missing shown as missing
 
 
-def describe(event_type: str, payload: dict) -> AuditRecord:
+# payload field holding an org id -> the field its name is shown as
+ORG_NAME_FIELDS = {"from_org_id": "from_org_name", "to_org_id": "to_org_name"}
+
+
+def org_ids_named(payload: dict) -> list[str]:
+    """The org ids in `payload` whose names a message may show."""
+    return [str(payload[field]) for field in ORG_NAME_FIELDS if payload.get(field)]
+
+
+def describe(event_type: str, payload: dict, org_names: Mapping[str, str] | None = None) -> AuditRecord:
+    """`org_names`: the names of the orgs the payload names by id (org id as text -> name), as far
+    as they are known; a message without them falls back to one that does not name the orgs."""
     words = event_type.split(".")
     aggregate = words[1] if len(words) > 1 else event_type
     category = CATEGORIES.get(aggregate, aggregate.replace("_", " ").title())
@@ -140,6 +163,10 @@ def describe(event_type: str, payload: dict) -> AuditRecord:
         verb = words[-1] if len(words) > 2 else "recorded"
         return AuditRecord(category, f"{aggregate.replace('_', ' ').capitalize()} {verb.replace('_', ' ')}")
     fields = {k: _DISPLAY.get(k, lambda v: v)(v) for k, v in payload.items() if v is not None and v != []}
+    for id_field, name_field in ORG_NAME_FIELDS.items():
+        name = (org_names or {}).get(str(payload.get(id_field)))
+        if name:
+            fields[name_field] = name
     template = _template(choice, fields)
     # The sentence starts with a capital, but a value (an email) is shown as it is.
     return AuditRecord(category, (template[:1].upper() + template[1:]).format_map(_KeepMissing(fields)))

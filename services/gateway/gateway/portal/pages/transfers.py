@@ -11,6 +11,7 @@ from fastapi import Form
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from gateway.portal.api_client import problem_detail
 from gateway.portal.dependencies import Portal, PortalDep
 from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.navigation import partner_word
@@ -21,6 +22,9 @@ router = portal_router()
 # What an address needs before the API is asked (it checks the same and more): one @, a dot after it.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_CC_EMAILS = 10
+MAX_NOTE_LENGTH = 2000
+# Destinations per page of the dialog's list; the search box narrows it, the pager walks it.
+DESTINATIONS_PAGE = 25
 
 
 class TransferForm(BaseModel):
@@ -31,9 +35,11 @@ class TransferForm(BaseModel):
     split: str = ""
     quantity: str = ""
     to_org_id: str = ""
+    to_q: str = ""  # the destination search as typed
     representative_id: str = ""
     notify: str = ""
     cc_emails: str = ""
+    note: str = ""
     idempotency_key: str = ""
 
 
@@ -49,6 +55,14 @@ async def new_transfer(portal: PortalDep, entitlement_id: str, product_id: str) 
 async def representatives(portal: PortalDep, to_org_id: str = "") -> Response:
     return portal.render("transfers/_representatives.html", values={"notify": "on"},
                          representatives=await _representatives(portal, to_org_id))
+
+
+@router.get("/transfers/destinations")
+async def destinations(portal: PortalDep, to_q: str = "", cursor: str = "", to_org_id: str = "") -> Response:
+    """The destination list, one page of the caller's partners matching the search; the chosen one
+    stays chosen even when the page does not hold it."""
+    return portal.render("transfers/_destinations.html", values={"to_org_id": to_org_id, "to_q": to_q},
+                         **await _destinations(portal, to_q, cursor, to_org_id))
 
 
 @router.post("/transfers/review")
@@ -74,7 +88,8 @@ async def transfer(portal: PortalDep, form: FilledIn) -> Response:
             "quantity": int(form.quantity) if form.split and form.quantity.strip().isdigit() else None,
             "notify_representative": bool(form.notify), "representative_id": form.representative_id or None,
             # Declined notification: nobody is mailed, not the CCs either.
-            "cc_emails": _emails(form.cc_emails) if form.notify else []}
+            "cc_emails": _emails(form.cc_emails) if form.notify else [],
+            "note": form.note.strip() or None}
     headers = {"Idempotency-Key": form.idempotency_key} if form.idempotency_key else None
     answer = await portal.api.post("/api/v1/transfers", json=body, headers=headers)
     if answer.status_code != 202:
@@ -111,17 +126,37 @@ async def _context(portal: Portal, values: dict) -> dict:
                      if l["product_id"] == values["product_id"]), None)
     if line is None:
         errors.form = form_errors(answer).form if answer.status_code != 200 else "This entitlement has no such product."
-    partners = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s", params={"limit": 200, "sort": "name"})
-    destinations = partners.json()["items"] if partners.status_code == 200 else []
-    return {"values": values, "line": line, "destinations": destinations, "errors": errors,
-            "representatives": await _representatives(portal, values.get("to_org_id", ""))}
+    to_org_id = values.get("to_org_id", "")
+    return {"values": values, "line": line, "errors": errors,
+            **await _destinations(portal, values.get("to_q", ""), "", to_org_id),
+            "representatives": await _representatives(portal, to_org_id)}
+
+
+async def _destinations(portal: Portal, search: str, cursor: str, chosen_id: str) -> dict:
+    """A page of destinations by name (`search` narrows it, `cursor` moves on), with the chosen
+    one first when the page lacks it, the count in all and the next page's cursor."""
+    params = {"limit": DESTINATIONS_PAGE, "sort": "name", "include_total": "true"}
+    params |= ({"q": search.strip()} if search.strip() else {}) | ({"cursor": cursor} if cursor else {})
+    answer = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s", params=params)
+    page = answer.json() if answer.status_code == 200 else {"items": [], "next_cursor": None, "total": 0}
+    items = page["items"]
+    if chosen_id and all(d["id"] != chosen_id for d in items):
+        chosen = await _partner(portal, chosen_id)
+        items = [chosen, *items] if chosen else items
+    return {"destinations": items, "destinations_total": page.get("total"), "next_cursor": page.get("next_cursor"),
+            "paged": bool(cursor), "destinations_error": None if answer.status_code == 200 else problem_detail(answer)}
+
+
+async def _partner(portal: Portal, org_id: str) -> dict | None:
+    if not org_id:
+        return None
+    answer = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s/{quote(org_id, safe='')}")
+    return answer.json() if answer.status_code == 200 else None
 
 
 async def _representatives(portal: Portal, org_id: str) -> list[dict]:
-    if not org_id:
-        return []
-    answer = await portal.api.get(f"/api/v1/{partner_word(portal.caller)}s/{quote(org_id, safe='')}")
-    return answer.json().get("representatives", []) if answer.status_code == 200 else []
+    partner = await _partner(portal, org_id)
+    return partner.get("representatives", []) if partner else []
 
 
 def _invalid(values: dict, line: dict | None, destination_noun: str) -> FormErrors:
@@ -145,6 +180,8 @@ def _invalid(values: dict, line: dict | None, destination_noun: str) -> FormErro
             errors.fields["cc_emails"] = f"Not an email address: {', '.join(not_addresses)}."
         elif len(emails) > MAX_CC_EMAILS:
             errors.fields["cc_emails"] = f"At most {MAX_CC_EMAILS} CC addresses."
+    if len(values["note"]) > MAX_NOTE_LENGTH:
+        errors.fields["note"] = f"At most {MAX_NOTE_LENGTH} characters."
     if errors.fields and not errors.form:
         errors.form = "Some fields need correcting: see the messages below them."
     return errors
