@@ -28,6 +28,13 @@ class WidgetCounted(EventPayload):
     count: int
 
 
+class EntitlementsWidgetCounted(WidgetCounted):
+    """The same, under a routing key of the entitlements service: what its own relay, connected as
+    its own broker user, may publish."""
+
+    routing_key = "entitlements.widget.counted"
+
+
 class Producer:
     """A service's write side on its real database: state change plus event, in one transaction."""
 
@@ -40,11 +47,12 @@ class Producer:
     def unit_of_work(self) -> UnitOfWork:
         return UnitOfWork(self.sessions, producer=self.service)
 
-    async def emit(self, count: int = 1, org_id: uuid.UUID | None = None) -> list[uuid.UUID]:
+    async def emit(self, count: int = 1, org_id: uuid.UUID | None = None,
+                   event: type[WidgetCounted] = WidgetCounted) -> list[uuid.UUID]:
         org_id = org_id or uuid.uuid4()
         async with self.unit_of_work() as uow:
             ids = [
-                uow.record(WidgetCounted(widget="w", count=i), visible_to=[org_id], actor_org_id=org_id).event_id
+                uow.record(event(widget="w", count=i), visible_to=[org_id], actor_org_id=org_id).event_id
                 for i in range(count)
             ]
             await uow.commit()

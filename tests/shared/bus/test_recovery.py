@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from shared.testing import eventually
-from tests.conftest import relaying
+from tests.conftest import EntitlementsWidgetCounted, relaying
 
 
 def _rabbitmqctl(*args: str) -> None:
@@ -34,16 +34,17 @@ async def test_restarting_rabbitmq_while_events_flow_loses_nothing(producer, aud
 
 
 async def test_a_service_killed_mid_flow_publishes_everything_after_restart(infrastructure, producer, audit_service):
-    """SIGKILL the entitlements service (its relay) while events are being committed, then start it again."""
+    """SIGKILL the entitlements service (its relay) while events are being committed, then start it again.
+    Its relay publishes as the entitlements broker user: the events are the service's own kind."""
     event_ids = []
     service = _start_service(infrastructure, "entitlements")
     try:
         for _ in range(5):
-            event_ids += await producer.emit(40)
+            event_ids += await producer.emit(40, event=EntitlementsWidgetCounted)
         service.send_signal(signal.SIGKILL)
         service.wait(timeout=10)
         for _ in range(5):
-            event_ids += await producer.emit(40)  # committed while no relay is alive
+            event_ids += await producer.emit(40, event=EntitlementsWidgetCounted)  # committed while no relay is alive
         assert await producer.unpublished(event_ids) > 0
     finally:
         service.kill()

@@ -15,6 +15,7 @@ from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.pages.listing import passed_on
 from gateway.portal.rendering import is_htmx
 from gateway.portal.routing import portal_router
+from gateway.portal.form_values import number_or_text
 
 router = portal_router()
 
@@ -93,9 +94,7 @@ async def activate(portal: PortalDep, line: Annotated[str, Form(max_length=100)]
     if not entitlement_id or not product_id:
         lines = _lines(await _held_products(portal))
         return _dialog(portal, lines, values, FormErrors({"line": "Choose the licenses to activate."}), 422)
-    # The API takes a JSON number, not the form's text: digits become one, anything else it refuses.
-    quantity = int(values["quantity"]) if values["quantity"].isdecimal() else values["quantity"]
-    body = {"entitlement_id": entitlement_id, "product_id": product_id, "quantity": quantity,
+    body = {"entitlement_id": entitlement_id, "product_id": product_id, "quantity": number_or_text(values["quantity"]),
             "project_name": values["project_name"],
             **{k: values[k] for k in ("project_manager", "serial_number") if values[k]}}
     answer = await portal.api.post("/api/v1/activations", json=body,

@@ -14,6 +14,7 @@ from gateway.portal.api_client import problem_detail
 from gateway.portal.dependencies import PortalDep
 from gateway.portal.pages.listing import passed_on
 from gateway.portal.routing import portal_router
+from gateway.portal.form_values import number_or_text
 
 router = portal_router()
 
@@ -92,7 +93,7 @@ async def reset_device(portal: PortalDep, device_id: uuid.UUID, back: Text = "/d
 async def assign_user(portal: PortalDep, license_id: uuid.UUID, email: Text = "", name: Text = "",
                       activation_cap: Annotated[str, Form(max_length=10)] = "") -> Response:
     body = {"license_id": str(license_id), "email": email.strip(), **({"name": name.strip()} if name.strip() else {}),
-            **({"activation_cap": activation_cap.strip()} if activation_cap.strip() else {})}
+            **({"activation_cap": number_or_text(activation_cap.strip())} if activation_cap.strip() else {})}
     answer = await portal.api.post("/api/v1/license-users", json=body, headers={"Idempotency-Key": str(uuid.uuid4())})
     if answer.status_code != 201:
         return portal.redirect(f"/license-keys/{license_id}", f"Not assigned: {problem_detail(answer)}")
@@ -107,7 +108,8 @@ async def change_user(portal: PortalDep, license_id: uuid.UUID, user_id: uuid.UU
                       email: Text = "", activation_cap: Annotated[str, Form(max_length=10)] = "") -> Response:
     path = f"/api/v1/license-users/{user_id}"
     if action == "change":
-        body = {k: v for k, v in (("email", email.strip()), ("activation_cap", activation_cap.strip())) if v}
+        body = {k: v for k, v in (("email", email.strip()), ("activation_cap", number_or_text(activation_cap.strip())))
+                if v}
         answer, done = await portal.api.patch(path, json=body), "Changed."
     elif action == "password":
         answer = await portal.api.post(f"{path}/password")

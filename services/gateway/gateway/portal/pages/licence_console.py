@@ -16,6 +16,7 @@ from gateway.portal.dependencies import Portal, PortalDep
 from gateway.portal.field_errors import FormErrors, form_errors
 from gateway.portal.pages.listing import passed_on
 from gateway.portal.routing import portal_router
+from gateway.portal.form_values import number_or_text
 from shared.auth.permissions import Action, Tier
 
 router = portal_router()
@@ -76,7 +77,7 @@ async def create_licence(portal: PortalDep, plan_id: Annotated[str, Form(max_len
     values = {"plan_id": plan_id, "name": name.strip(), "note": note.strip(), "quantity": quantity.strip(),
               "line": line, "customer_org_id": customer_org_id, "idempotency_key": idempotency_key or str(uuid.uuid4())}
     entitlement_id, _, product_id = line.partition("|")
-    body = {"plan_id": plan_id, "name": values["name"], "quantity": values["quantity"],
+    body = {"plan_id": plan_id, "name": values["name"], "quantity": number_or_text(values["quantity"]),
             "entitlement_id": entitlement_id, "product_id": product_id,
             **({"note": values["note"]} if values["note"] else {}),
             **({"customer_org_id": customer_org_id} if customer_org_id else {})}
@@ -194,6 +195,8 @@ async def add_plan(portal: PortalDep, name: Annotated[str, Form(max_length=120)]
     values = {"name": name.strip(), "interval": interval, "interval_months": interval_months.strip(),
               "unit_price": unit_price.strip(), "currency": currency.strip().upper()}
     body = {key: value for key, value in values.items() if value}
+    if "interval_months" in body:
+        body["interval_months"] = number_or_text(body["interval_months"])
     answer = await portal.api.post("/api/v1/plans", json=body)
     if answer.status_code != 201:
         return _plans_page(portal, await _items(portal, "/api/v1/plans"), values, form_errors(answer),
