@@ -135,4 +135,5 @@ def with_credentials(amqp_url: str, user: str, password: str) -> str:
     """`amqp_url` with its user and password replaced."""
     parts = urlsplit(amqp_url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"))
+    netloc = f"{quote(user, safe='')}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))

@@ -90,8 +90,8 @@ def refused(service: str, owner: str, publisher: str) -> float:
 async def stored(engine, event_id: uuid.UUID) -> dict | None:
     async with engine.connect() as conn:
         row = (await conn.execute(sa.text("SELECT producer, published_by FROM audit_events WHERE event_id = :id"),
-                                  {"id": event_id})).first()
-    return row._asdict() if row else None
+                                  {"id": event_id})).mappings().first()
+    return dict(row) if row else None
 
 
 async def dead_lettered(infrastructure, queue_name: str, event_ids: set[str]) -> set[str]:
