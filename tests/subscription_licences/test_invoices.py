@@ -10,7 +10,7 @@ from pypdf import PdfReader
 
 from shared.testing import eventually
 
-from .conftest import add_admin
+from tests.subscription_licences.conftest import add_admin
 
 
 @pytest.fixture
